@@ -1,0 +1,69 @@
+// Loads model packages lazily, once per isolate, and keeps them: the first request for a
+// (model, dtype) pays for the download, checks and session creation; later ones reuse it.
+// A failed load is not cached, so a model fixed in R2 is served again on the next request.
+import { createEncoderSession } from '../backend';
+import { ApiError } from '../errors';
+import { TextTokenizer } from '../preprocess/text';
+import { ImageEmbedder, TextEmbedder } from './embedders';
+import { servableDtypes, type Dtype, type Manifest } from './manifest';
+import { PackageStore, unavailable } from './packageStore';
+
+export interface LoadedModel {
+  manifest: Manifest;
+  dtype: Dtype;
+  text: TextEmbedder;
+  image: ImageEmbedder;
+}
+
+export class ModelRegistry {
+  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+
+  /** The model, loading it on first use. `dtype` defaults to the manifest's default_dtype. */
+  get(bucket: R2Bucket, id: string, dtype?: Dtype): Promise<LoadedModel> {
+    const key = `${id}@${dtype ?? 'default'}`;
+    let model = this.loaded.get(key);
+    if (!model) {
+      model = load(new PackageStore(bucket), id, dtype);
+      this.loaded.set(key, model);
+      model.catch(() => this.loaded.delete(key));
+    }
+    return model;
+  }
+
+  /** Keys ("<id>@<dtype>") of the models this isolate has loaded or is loading. */
+  loadedKeys(): string[] {
+    return [...this.loaded.keys()];
+  }
+}
+
+async function load(store: PackageStore, id: string, requested?: Dtype): Promise<LoadedModel> {
+  const manifest = await store.manifest(id);
+  const dtype = requested ?? manifest.default_dtype;
+  if (!servableDtypes(manifest).includes(dtype)) {
+    throw new ApiError(400, 'invalid_request', `model '${id}' has no ${dtype} towers (it has: ${servableDtypes(manifest).join(', ') || 'none'})`);
+  }
+  const [tokenizerBytes, imageBytes, textBytes] = await Promise.all([
+    store.file(id, manifest.preprocess.text.tokenizer),
+    store.file(id, manifest.towers.image.files[dtype]!),
+    store.file(id, manifest.towers.text.files[dtype]!),
+  ]);
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = new TextTokenizer(JSON.parse(new TextDecoder().decode(tokenizerBytes)), manifest.preprocess.text);
+  } catch (cause) {
+    throw unavailable(id, `tokenizer.json cannot be loaded (${String(cause)})`, cause);
+  }
+  const [imageSession, textSession] = await Promise.all([
+    session(id, 'image', imageBytes),
+    session(id, 'text', textBytes),
+  ]);
+  return { manifest, dtype, text: new TextEmbedder(textSession, tokenizer, manifest), image: new ImageEmbedder(imageSession, manifest) };
+}
+
+async function session(id: string, tower: string, bytes: Uint8Array) {
+  try {
+    return await createEncoderSession(bytes);
+  } catch (cause) {
+    throw unavailable(id, `the ${tower} tower cannot be loaded by onnxruntime (${cause instanceof Error ? cause.message : String(cause)})`, cause);
+  }
+}
