@@ -3,7 +3,7 @@
  * -> center crop -> rescale/normalise -> float32 NCHW. Driven by the manifest's `preprocess.image` object.
  */
 import { ImageError } from './imageError';
-import { checkPixelLimits, DEFAULT_PIXEL_LIMITS, readImageHeader, type PixelLimits } from './imageHeader';
+import { checkPixelLimits, DEFAULT_PIXEL_LIMITS, jpegIsComplete, readImageHeader, type PixelLimits } from './imageHeader';
 import { decodeJpegRgba } from './jpegCodec';
 import { decodePngRgba, type RgbaImage } from './pngCodec';
 import { resizeRgb, type ResampleFilter } from './resample';
@@ -75,6 +75,7 @@ export async function decodeImage(bytes: Uint8Array, limits: PixelLimits = DEFAU
       checkPngChunks(bytes);
       rgba = decodePngRgba(bytes);
     } else {
+      if (!jpegIsComplete(bytes)) throw new ImageError('image_decode_failed', 'JPEG is truncated');
       rgba = await decodeJpegRgba(bytes);
     }
   } catch (e) {
@@ -146,14 +147,17 @@ export function normalizeToNchw(img: RgbImage, rescale: number, mean: readonly n
   return out;
 }
 
-/** Resize, crop and normalise decoded RGB per the manifest; returns the crop's uint8 pixels too, for tests. */
-export function preprocessRgb(img: RgbImage, cfg: ImagePreprocessConfig): { cropped: RgbImage; pixelValues: Float32Array } {
+/** Resize, crop and normalise decoded RGB per the manifest; also returns the intermediate uint8 images, for tests. */
+export function preprocessRgb(
+  img: RgbImage,
+  cfg: ImagePreprocessConfig,
+): { resized: RgbImage; cropped: RgbImage; pixelValues: Float32Array } {
   if (cfg.channel_order !== 'RGB' || cfg.layout !== 'NCHW') {
     throw new RangeError(`Unsupported channel_order/layout ${cfg.channel_order}/${cfg.layout}`);
   }
   const resized = resizeShortestEdge(img, cfg.resize.shortest_edge, cfg.resize.interpolation);
   const cropped = centerCrop(resized, cfg.crop.height, cfg.crop.width);
-  return { cropped, pixelValues: normalizeToNchw(cropped, cfg.rescale, cfg.mean, cfg.std) };
+  return { resized, cropped, pixelValues: normalizeToNchw(cropped, cfg.rescale, cfg.mean, cfg.std) };
 }
 
 /** Decoded RGB -> pixel_values (float32, NCHW, batch of one). */

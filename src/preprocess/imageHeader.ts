@@ -93,6 +93,35 @@ function readJpegHeader(b: Uint8Array): { width: number; height: number } {
   throw corrupt('JPEG is truncated before its frame header');
 }
 
+/**
+ * True when the JPEG has an end-of-image marker after its first scan. mozjpeg fills a truncated scan with grey
+ * and reports success, while PIL refuses it ("image file is truncated"), so we check before decoding.
+ * Entropy-coded data stuffs 0xFF as FF 00, so FF D9 after the scan starts can only be a marker.
+ */
+export function jpegIsComplete(b: Uint8Array): boolean {
+  let i = 2;
+  let scanStart = -1;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return false;
+    while (b[i] === 0xff) i++;
+    const marker = b[i] ?? 0;
+    i++;
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
+    if (marker === 0xd9) return false;
+    const length = u16be(b, i);
+    if (marker === 0xda) {
+      scanStart = i + length;
+      break;
+    }
+    i += length;
+  }
+  if (scanStart < 0) return false;
+  for (let j = b.length - 2; j >= scanStart; j--) {
+    if (b[j] === 0xff && b[j + 1] === 0xd9) return true;
+  }
+  return false;
+}
+
 /** Identifies the format and reads the dimensions without decoding; throws ImageError. */
 export function readImageHeader(bytes: Uint8Array): ImageHeader {
   const format = sniffFormat(bytes);
