@@ -2,6 +2,7 @@
 // Copies every model package (models/<id>/ with a manifest.json) into the local R2 bucket that
 // `wrangler dev` uses, under the key "<id>/<file>" (models/FORMAT.md).
 // Usage: npm run seed [-- --persist-to <dir>]   (default: wrangler's own .wrangler/state)
+// SEED_MODELS_DIR=<dir> seeds the packages of another folder instead of models/.
 // The tests do not use this: vitest.config.ts seeds miniflare's R2 from the same listing, see there.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -40,7 +41,7 @@ function walk(dir) {
 
 function main() {
   const args = process.argv.slice(2);
-  const files = modelPackageFiles();
+  const files = modelPackageFiles(process.env.SEED_MODELS_DIR ? resolve(process.env.SEED_MODELS_DIR) : undefined);
   if (files.length === 0) {
     console.log("seed-r2: no model packages (models/<id>/manifest.json) to seed");
     return;
