@@ -7,18 +7,18 @@
 // bytes), and test/setup-r2.ts copies them into env.MODELS before each test file. Keys: every
 // models/<id>/ package (as `npm run seed` does for wrangler dev) plus test/fixtures/tiny* under
 // "fixtures/<file>".
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
-import { modelPackageFiles } from "./scripts/seed-r2.mjs";
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+import { modelPackageFiles } from './scripts/seed-r2.mjs';
 
 const root = import.meta.dirname;
 
 function seedFiles(): Map<string, string> {
-  const fixtures = join(root, "test", "fixtures");
-  const files = new Map(modelPackageFiles(join(root, "models")).map(({ key, path }) => [key, path]));
-  for (const name of readdirSync(fixtures).filter((n) => n.startsWith("tiny")).sort()) {
+  const fixtures = join(root, 'test', 'fixtures');
+  const files = new Map(modelPackageFiles(join(root, 'models')).map(({ key, path }) => [key, path]));
+  for (const name of readdirSync(fixtures).filter((n) => n.startsWith('tiny')).sort()) {
     files.set(`fixtures/${name}`, join(fixtures, name));
   }
   return files;
@@ -27,24 +27,24 @@ function seedFiles(): Map<string, string> {
 async function serveTestFiles(request: Request): Promise<Response> {
   const files = seedFiles(); // re-listed per request so a regenerated package is picked up
   const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
-  if (key === "") return Response.json([...files.keys()]);
+  if (key === '') return Response.json([...files.keys()]);
   const path = files.get(key);
-  if (!path) return new Response("not found", { status: 404 });
+  if (!path) return new Response('not found', { status: 404 });
   return new Response(readFileSync(path));
 }
 
 export default defineConfig({
   plugins: [
     cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
+      wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         serviceBindings: { TEST_FILES: serveTestFiles },
       },
     }),
   ],
   test: {
-    include: ["test/**/*.test.ts"],
-    setupFiles: ["./test/setup-r2.ts"],
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['./test/setup-r2.ts'],
     testTimeout: 30_000,
   },
 });

@@ -1,7 +1,7 @@
 // Per-isolate session cache: one session per key (e.g. "<model id>/<file>@<sha256>"), shared by
 // concurrent requests, so a model is loaded into wasm memory once per isolate.
-import type { EncoderSession } from "./session";
-import { createEncoderSession } from "./session";
+import type { EncoderSession } from './session';
+import { createEncoderSession } from './session';
 
 const sessions = new Map<string, Promise<EncoderSession>>();
 

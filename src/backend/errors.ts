@@ -2,13 +2,13 @@
 
 export type BackendErrorCode =
   /** ORT's wasm runtime could not start; the isolate is poisoned until workerd recycles it (503). */
-  | "backend_unavailable"
+  | 'backend_unavailable'
   /** The model bytes are not a graph ORT can load (corrupt file, unsupported op or opset). */
-  | "model_invalid"
+  | 'model_invalid'
   /** The caller passed a tensor that does not match its own dims, or names the graph lacks. */
-  | "bad_input"
+  | 'bad_input'
   /** ORT failed while running a loaded graph. */
-  | "inference_failed";
+  | 'inference_failed';
 
 /** Suggested HTTP status per code; the service's error layer decides in the end. */
 export const backendErrorStatus: Record<BackendErrorCode, number> = {
@@ -19,7 +19,7 @@ export const backendErrorStatus: Record<BackendErrorCode, number> = {
 };
 
 export class BackendError extends Error {
-  override readonly name = "BackendError";
+  override readonly name = 'BackendError';
   constructor(
     readonly code: BackendErrorCode,
     message: string,

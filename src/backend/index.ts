@@ -1,5 +1,5 @@
 // The encoder backend: the only module that knows onnxruntime-web. Everything else imports from here.
-export { BackendError, backendErrorStatus, type BackendErrorCode } from "./errors";
-export { initOrtRuntime, wasmMemoryBytes } from "./ort-runtime";
-export { createEncoderSession, type EncoderSession, type InputData, type OutputTensor } from "./session";
-export { cachedSessionKeys, evictEncoderSession, getEncoderSession } from "./cache";
+export { BackendError, backendErrorStatus, type BackendErrorCode } from './errors';
+export { initOrtRuntime, wasmMemoryBytes } from './ort-runtime';
+export { createEncoderSession, type EncoderSession, type InputData, type OutputTensor } from './session';
+export { cachedSessionKeys, evictEncoderSession, getEncoderSession } from './cache';

@@ -1,11 +1,11 @@
 // Starts onnxruntime-web's WASM runtime inside workerd, once per isolate.
 // workerd refuses to compile wasm from bytes at run time ("Wasm code generation disallowed by
 // embedder") and ORT 1.30 has no hook that accepts an already compiled module, hence the tricks below.
-import * as ort from "onnxruntime-web/wasm";
+import * as ort from 'onnxruntime-web/wasm';
 // The bundler's CompiledWasm rule makes this a WebAssembly.Module compiled at deploy/upload time.
-import ortWasmModule from "onnxruntime-web/ort-wasm-simd-threaded.wasm";
-import { BackendError, describe } from "./errors";
-import { IDENTITY_MODEL } from "./identity-model";
+import ortWasmModule from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
+import { BackendError, describe } from './errors';
+import { IDENTITY_MODEL } from './identity-model';
 
 export { ort };
 
@@ -26,7 +26,7 @@ let wasmMemory: WebAssembly.Memory | undefined;
  */
 export function initOrtRuntime(): Promise<void> {
   ready ??= start().catch((cause: unknown) => {
-    throw new BackendError("backend_unavailable", `ONNX Runtime failed to start: ${describe(cause)}`, { cause });
+    throw new BackendError('backend_unavailable', `ONNX Runtime failed to start: ${describe(cause)}`, { cause });
   });
   return ready;
 }
@@ -43,7 +43,7 @@ async function start(): Promise<void> {
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
   ort.env.wasm.wasmBinary = PLACEHOLDER;
-  ort.env.logLevel = "error";
+  ort.env.logLevel = 'error';
 
   // WebAssembly's functions are typed as read-only namespace members; at run time they are plain
   // writable properties.
@@ -61,12 +61,12 @@ async function start(): Promise<void> {
     // ORT has no public "init" call: the first session creation starts the runtime. A one-node
     // Identity graph does that without a real model, so a later model error is never mistaken for
     // a runtime failure.
-    const session = await ort.InferenceSession.create(IDENTITY_MODEL, { executionProviders: ["wasm"] });
+    const session = await ort.InferenceSession.create(IDENTITY_MODEL, { executionProviders: ['wasm'] });
     await session.release();
   } finally {
     wasm.instantiate = original;
   }
-  if (!wasmMemory) throw new Error("ORT started without the imported wasm module; its glue has changed");
+  if (!wasmMemory) throw new Error('ORT started without the imported wasm module; its glue has changed');
 }
 
 function isPlaceholder(source: unknown): boolean {

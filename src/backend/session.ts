@@ -1,6 +1,6 @@
 // Encoder sessions: one loaded ONNX graph, run with one input tensor, returning one float32 output.
-import { BackendError, describe } from "./errors";
-import { initOrtRuntime, ort } from "./ort-runtime";
+import { BackendError, describe } from './errors';
+import { initOrtRuntime, ort } from './ort-runtime';
 
 export type InputData = Float32Array | BigInt64Array | Int32Array;
 
@@ -24,11 +24,11 @@ export async function createEncoderSession(modelBytes: Uint8Array): Promise<Enco
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(modelBytes, {
-      executionProviders: ["wasm"],
-      graphOptimizationLevel: "all",
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
     });
   } catch (cause) {
-    throw new BackendError("model_invalid", `ONNX Runtime could not load the model: ${describe(cause)}`, { cause });
+    throw new BackendError('model_invalid', `ONNX Runtime could not load the model: ${describe(cause)}`, { cause });
   }
   return new OrtEncoderSession(session);
 }
@@ -65,16 +65,16 @@ class OrtEncoderSession implements EncoderSession {
     dims: readonly number[],
     outputName = this.outputNames[0],
   ): Promise<OutputTensor> {
-    if (this.disposed) throw new BackendError("bad_input", "the session has been disposed");
+    if (this.disposed) throw new BackendError('bad_input', 'the session has been disposed');
     if (!this.inputNames.includes(inputName)) {
-      throw new BackendError("bad_input", `the graph has no input "${inputName}" (it has ${this.inputNames.join(", ")})`);
+      throw new BackendError('bad_input', `the graph has no input "${inputName}" (it has ${this.inputNames.join(', ')})`);
     }
     if (outputName === undefined || !this.outputNames.includes(outputName)) {
-      throw new BackendError("bad_input", `the graph has no output "${outputName}" (it has ${this.outputNames.join(", ")})`);
+      throw new BackendError('bad_input', `the graph has no output "${outputName}" (it has ${this.outputNames.join(', ')})`);
     }
     const size = dims.reduce((a, b) => a * b, 1);
     if (!dims.every((d) => Number.isInteger(d) && d >= 0) || size !== data.length) {
-      throw new BackendError("bad_input", `dims [${dims.join(", ")}] do not match ${data.length} values`);
+      throw new BackendError('bad_input', `dims [${dims.join(', ')}] do not match ${data.length} values`);
     }
 
     const input = new ort.Tensor(tensorType(data), data, [...dims]);
@@ -82,14 +82,14 @@ class OrtEncoderSession implements EncoderSession {
     try {
       outputs = await this.session.run({ [inputName]: input }, [outputName]);
     } catch (cause) {
-      throw new BackendError("inference_failed", `ONNX Runtime failed to run the model: ${describe(cause)}`, { cause });
+      throw new BackendError('inference_failed', `ONNX Runtime failed to run the model: ${describe(cause)}`, { cause });
     } finally {
       input.dispose();
     }
     const output = outputs[outputName];
     try {
-      if (!output || output.type !== "float32") {
-        throw new BackendError("inference_failed", `output "${outputName}" is ${output?.type ?? "missing"}, not float32`);
+      if (!output || output.type !== 'float32') {
+        throw new BackendError('inference_failed', `output "${outputName}" is ${output?.type ?? 'missing'}, not float32`);
       }
       // Copy out of ORT's buffers so that disposing the tensor cannot change what the caller holds.
       return { data: Float32Array.from(output.data as Float32Array), dims: [...output.dims] };
@@ -99,8 +99,8 @@ class OrtEncoderSession implements EncoderSession {
   }
 }
 
-function tensorType(data: InputData): "float32" | "int64" | "int32" {
-  if (data instanceof Float32Array) return "float32";
-  if (data instanceof BigInt64Array) return "int64";
-  return "int32";
+function tensorType(data: InputData): 'float32' | 'int64' | 'int32' {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof BigInt64Array) return 'int64';
+  return 'int32';
 }
