@@ -1,6 +1,9 @@
 /**
  * The image path of models/FORMAT.md: PNG/JPEG bytes -> 8-bit RGB -> shortest-edge resize (Pillow's resampler)
  * -> center crop -> rescale/normalise -> float32 NCHW. Driven by the manifest's `preprocess.image` object.
+ *
+ * Measured (local workerd via vitest-pool-workers, 1024x768 JPEG -> 224x224, median of 21): decodeImage ~15 ms,
+ * preprocessImage ~14 ms; a run on a busier machine gave ~30 ms and ~36 ms.
  */
 import { ImageError } from './imageError';
 import { checkPixelLimits, DEFAULT_PIXEL_LIMITS, jpegIsComplete, readImageHeader, type PixelLimits } from './imageHeader';

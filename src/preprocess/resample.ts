@@ -115,10 +115,10 @@ export function resizeRgb(
         let s2 = HALF;
         let p = inRow + xmin * 3;
         for (let x = 0; x < xmax; x++, p += 3) {
-          const w = kk[kOff + x] ?? 0;
-          s0 += (src[p] ?? 0) * w;
-          s1 += (src[p + 1] ?? 0) * w;
-          s2 += (src[p + 2] ?? 0) * w;
+          const w = kk[kOff + x]!;
+          s0 = (s0 + Math.imul(src[p]!, w)) | 0;
+          s1 = (s1 + Math.imul(src[p + 1]!, w)) | 0;
+          s2 = (s2 + Math.imul(src[p + 2]!, w)) | 0;
         }
         const o = outRow + xx * 3;
         mid[o] = clip8(s0);
@@ -145,10 +145,10 @@ export function resizeRgb(
       let s2 = HALF;
       let p = ymin * stride + xx;
       for (let y = 0; y < ymax; y++, p += stride) {
-        const w = kk[kOff + y] ?? 0;
-        s0 += (mid[p] ?? 0) * w;
-        s1 += (mid[p + 1] ?? 0) * w;
-        s2 += (mid[p + 2] ?? 0) * w;
+        const w = kk[kOff + y]!;
+        s0 = (s0 + Math.imul(mid[p]!, w)) | 0;
+        s1 = (s1 + Math.imul(mid[p + 1]!, w)) | 0;
+        s2 = (s2 + Math.imul(mid[p + 2]!, w)) | 0;
       }
       out[outRow + xx] = clip8(s0);
       out[outRow + xx + 1] = clip8(s1);
