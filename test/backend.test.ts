@@ -55,6 +55,16 @@ describe('backend', () => {
     await session.dispose();
   });
 
+  it('reports wasm memory growth (the figure the benchmark records as peak memory)', async () => {
+    const session = await createEncoderSession(await modelBytes('fixtures/tiny_f32.onnx'));
+    const before = wasmMemoryBytes();
+    const batch = 1 << 20; // 16 MiB of input, more than the runtime starts with
+    const out = await session.run('x', new Float32Array(batch * 4).fill(1), [batch, 4]);
+    expect(out.dims).toEqual([batch, 3]);
+    expect(wasmMemoryBytes()).toBeGreaterThan(before + 16 * 2 ** 20);
+    await session.dispose();
+  });
+
   it('serialises concurrent runs on one session', async () => {
     const session = await createEncoderSession(await modelBytes('fixtures/tiny_f32.onnx'));
     const { x, embeddings } = expected.f32;
