@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fixtures from './fixtures/preprocess/cases.json';
 import {
+  centerCrop,
   decodeImage,
   ImageError,
   preprocessRgb,
@@ -101,6 +102,19 @@ describe('decodeImage + preprocessRgb match PIL', () => {
 describe('rounding follows Python', () => {
   it('round() is half to even', () => {
     expect([0.5, 1.5, 2.5, 3.5, 150.5, 16.49, 16.51].map(roundHalfEven)).toEqual([0, 2, 2, 4, 150, 16, 17]);
+  });
+  it('center crop larger than the image zero-pads like torchvision ((cw - w) // 2 on the left/top)', () => {
+    const img: RgbImage = { width: 3, height: 2, data: Uint8Array.from({ length: 18 }, (_, i) => i + 1) };
+    const out = centerCrop(img, 4, 6); // pad left 1, right 2, top 1, bottom 1
+    const px = (x: number, y: number) => Array.from(out.data.subarray((y * 6 + x) * 3, (y * 6 + x) * 3 + 3));
+    expect(px(0, 0)).toEqual([0, 0, 0]);
+    expect(px(1, 1)).toEqual([1, 2, 3]);
+    expect(px(3, 2)).toEqual([16, 17, 18]);
+    expect(px(4, 2)).toEqual([0, 0, 0]);
+    expect(px(1, 3)).toEqual([0, 0, 0]);
+    // Odd margins round half to even: 97 - 64 = 33 -> top 16, not 17.
+    const tall: RgbImage = { width: 1, height: 97, data: Uint8Array.from({ length: 97 * 3 }, (_, i) => Math.floor(i / 3)) };
+    expect(centerCrop(tall, 64, 1).data[0]).toBe(16);
   });
   it('shortest edge: 301x128 -> 150x64 (150.5 rounds to even)', () => {
     expect(shortestEdgeSize(301, 128, 64)).toEqual({ width: 150, height: 64 });

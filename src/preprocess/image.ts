@@ -66,8 +66,10 @@ function rgbaToRgb(img: RgbaImage): RgbImage {
 }
 
 /**
- * Decodes PNG or JPEG bytes to 8-bit RGB. The size is read from the header and checked against `limits`
- * before anything is decoded. Throws ImageError: unsupported_media_type, image_too_large, image_decode_failed.
+ * Decodes PNG or JPEG bytes to 8-bit RGB, pixel-identical to PIL's `Image.open(...).convert("RGB")` for 8-bit
+ * PNGs (RGB, RGBA, grey, palette), 16-bit RGB PNGs and baseline/greyscale JPEGs. Known difference: a 16-bit
+ * greyscale PNG keeps the high byte here, while PIL (mode I;16) clips each value to 255.
+ * The size is read from the header and checked against `limits` before anything is decoded. Throws ImageError: unsupported_media_type, image_too_large, image_decode_failed.
  */
 export async function decodeImage(bytes: Uint8Array, limits: PixelLimits = DEFAULT_PIXEL_LIMITS): Promise<RgbImage> {
   const header = readImageHeader(bytes);
