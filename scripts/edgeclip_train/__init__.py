@@ -1,0 +1,1 @@
+"""edgeclip_train: synthetic data, towers, contrastive losses, training and evaluation for edgeclip models."""
