@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import {
   BackendError,
   createEncoderSession,
-  getEncoderSession,
   initOrtRuntime,
   wasmMemoryBytes,
 } from '../src/backend';
@@ -100,23 +99,5 @@ describe('backend', () => {
     // Right size, wrong rank: ORT itself refuses, surfaced as inference_failed.
     expect(await codeOf(session.run('x', new Float32Array(4), [4]))).toBe('inference_failed');
     await session.dispose();
-  });
-
-  it('caches sessions per key (one load for concurrent callers) and forgets failures', async () => {
-    let loads = 0;
-    const load = async () => {
-      loads++;
-      return modelBytes('fixtures/tiny_f32.onnx');
-    };
-    const [a, b] = await Promise.all([getEncoderSession('tiny@1', load), getEncoderSession('tiny@1', load)]);
-    expect(a).toBe(b);
-    expect(await getEncoderSession('tiny@1', load)).toBe(a);
-    expect(loads).toBe(1);
-
-    let failing = true;
-    const flaky = async () => (failing ? new Uint8Array([1, 2, 3]) : modelBytes('fixtures/tiny_f32.onnx'));
-    await expect(getEncoderSession('flaky', flaky)).rejects.toBeInstanceOf(BackendError);
-    failing = false;
-    await expect(getEncoderSession('flaky', flaky)).resolves.toBeDefined();
   });
 });

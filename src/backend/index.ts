@@ -2,4 +2,3 @@
 export { BackendError, backendErrorStatus, type BackendErrorCode } from './errors';
 export { initOrtRuntime, wasmMemoryBytes } from './ort-runtime';
 export { createEncoderSession, type EncoderSession, type InputData, type OutputTensor } from './session';
-export { cachedSessionKeys, evictEncoderSession, getEncoderSession } from './cache';
