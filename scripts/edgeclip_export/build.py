@@ -18,7 +18,13 @@ import numpy as np
 
 from edgeclip_train import data
 from edgeclip_train.checkpoint import load_checkpoint, preprocess_of
-from edgeclip_train.evaluate import ZERO_SHOT_TEMPLATES, heldout_eval_samples, torch_embedders, zero_shot_classifier, top1
+from edgeclip_train.evaluate import (
+    ZERO_SHOT_TEMPLATES,
+    heldout_eval_samples,
+    top1,
+    torch_embedders,
+    zero_shot_classifier,
+)
 from edgeclip_train.preprocess import ImagePreprocess, normalize, pixel_values_from_bytes, resize_and_crop
 from edgeclip_train.tokenizer import encode_ids
 
@@ -32,11 +38,15 @@ MIN_TOP1 = 0.90
 MIN_INT8_COSINE = 0.99
 
 
-def parity_inputs(seed: int, pre: ImagePreprocess, tok: Any, context_length: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+def parity_inputs(
+    seed: int, pre: ImagePreprocess, tok: Any, context_length: int, pad_id: int
+) -> tuple[np.ndarray, np.ndarray]:
     every = [(c, s) for c in data.COLOURS for s in data.SHAPES]
     samples = data.generate(256, seed + 3000, every)
     pix = normalize(np.stack([resize_and_crop(data.render(s), pre) for s in samples]), pre)
-    texts = data.captions(samples, seed + 3001) + [t.format(lbl) for t in ZERO_SHOT_TEMPLATES for lbl in data.labels(data.HELDOUT_COMBOS)]
+    texts = data.captions(samples, seed + 3001) + [
+        t.format(lbl) for t in ZERO_SHOT_TEMPLATES for lbl in data.labels(data.HELDOUT_COMBOS)
+    ]
     return pix, encode_ids(tok, texts, context_length, pad_id)
 
 
@@ -58,7 +68,9 @@ def export_package(checkpoint: Path, out_dir: Path, fixture_path: Path, model_id
     pix, ids = parity_inputs(seed, pre, tok, cfg.context_length, cfg.pad_id)
     ref = {"image": embed_image(pix), "text": embed_text(ids)}
     inputs = {"image": pix, "text": ids}
-    parity_report = {d: {k: parity(ref[k], towers[k][d](inputs[k])) for k in ("image", "text")} for d in ("fp32", "int8")}
+    parity_report = {
+        d: {k: parity(ref[k], towers[k][d](inputs[k])) for k in ("image", "text")} for d in ("fp32", "int8")
+    }
 
     # Zero-shot on exactly the fixture's images, decoded from their PNG bytes through the FORMAT.md image path.
     samples = heldout_eval_samples(seed)
@@ -66,9 +78,11 @@ def export_package(checkpoint: Path, out_dir: Path, fixture_path: Path, model_id
     held_pix = np.stack([pixel_values_from_bytes(b, pre) for b in pngs])
     labels = data.labels(data.HELDOUT_COMBOS)
     targets = [labels.index(s.label) for s in samples]
-    backends = {"torch": (embed_image, embed_text),
-                "onnx_fp32": (towers["image"]["fp32"], towers["text"]["fp32"]),
-                "onnx_int8": (towers["image"]["int8"], towers["text"]["int8"])}
+    backends = {
+        "torch": (embed_image, embed_text),
+        "onnx_fp32": (towers["image"]["fp32"], towers["text"]["fp32"]),
+        "onnx_int8": (towers["image"]["int8"], towers["text"]["int8"]),
+    }
     top1s = {}
     for name, (emb_i, emb_t) in backends.items():
         clf = zero_shot_classifier(emb_t, tok, labels, ZERO_SHOT_TEMPLATES, cfg.context_length, cfg.pad_id)
@@ -96,18 +110,32 @@ def export_package(checkpoint: Path, out_dir: Path, fixture_path: Path, model_id
         "metrics": metrics,
     }
     write_golden(out_dir / "golden.json", model_id, model, tok, pre)
-    manifest = build_manifest(model_id, out_dir, model, pre, list(ZERO_SHOT_TEMPLATES), training, parity_report, quantization)
+    manifest = build_manifest(
+        model_id, out_dir, model, pre, list(ZERO_SHOT_TEMPLATES), training, parity_report, quantization
+    )
     write_manifest(out_dir / "manifest.json", manifest)
-    write_fixture(fixture_path, model_id, labels, list(ZERO_SHOT_TEMPLATES), top1s,
-                  [(s.label, b) for s, b in zip(samples, pngs, strict=True)])
+    write_fixture(
+        fixture_path,
+        model_id,
+        labels,
+        list(ZERO_SHOT_TEMPLATES),
+        top1s,
+        [(s.label, b) for s, b in zip(samples, pngs, strict=True)],
+    )
     return manifest
 
 
 def missed_targets(manifest: dict[str, Any]) -> list[str]:
-    missed = [f"zero-shot top-1 {k}={v} < {MIN_TOP1}"
-              for k, v in manifest["training"]["metrics"]["zero_shot_top1"].items() if v < MIN_TOP1]
-    missed += [f"int8 {k} mean cosine {v['mean_cosine']:.4f} < {MIN_INT8_COSINE}"
-               for k, v in manifest["parity"]["int8"].items() if v["mean_cosine"] < MIN_INT8_COSINE]
+    missed = [
+        f"zero-shot top-1 {k}={v} < {MIN_TOP1}"
+        for k, v in manifest["training"]["metrics"]["zero_shot_top1"].items()
+        if v < MIN_TOP1
+    ]
+    missed += [
+        f"int8 {k} mean cosine {v['mean_cosine']:.4f} < {MIN_INT8_COSINE}"
+        for k, v in manifest["parity"]["int8"].items()
+        if v["mean_cosine"] < MIN_INT8_COSINE
+    ]
     return missed
 
 
@@ -119,9 +147,12 @@ def main() -> None:
     ap.add_argument("--id", default="shapes-clip-s")
     args = ap.parse_args()
     manifest = export_package(args.checkpoint, args.out, args.fixture, args.id)
-    summary = {"metrics": manifest["training"]["metrics"], "parity": manifest["parity"],
-               "files": {p.name: p.stat().st_size for p in sorted(args.out.iterdir())},
-               "fixture_bytes": args.fixture.stat().st_size}
+    summary = {
+        "metrics": manifest["training"]["metrics"],
+        "parity": manifest["parity"],
+        "files": {p.name: p.stat().st_size for p in sorted(args.out.iterdir())},
+        "fixture_bytes": args.fixture.stat().st_size,
+    }
     print(json.dumps(summary, indent=2))
     missed = missed_targets(manifest)
     if missed:

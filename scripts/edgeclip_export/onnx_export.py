@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import onnx
@@ -24,7 +25,8 @@ def example_input(kind: str, image_size: int, context_length: int) -> torch.Tens
 def export_tower(tower: nn.Module, kind: str, path: Path, image_size: int, context_length: int) -> None:
     tower = tower.eval().cpu()
     name = INPUT_NAMES[kind]
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is chosen on purpose (dynamo=False)
         torch.onnx.export(
             tower,
             (example_input(kind, image_size, context_length),),

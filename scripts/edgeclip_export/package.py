@@ -51,7 +51,9 @@ def _encode(img: Image.Image, fmt: str, **kw: Any) -> bytes:
 def golden_image_files() -> list[tuple[str, str, bytes]]:
     """PNG and JPEG, RGB/RGBA/grey, square and not, one with a .5 crop offset (FORMAT.md rounds half to even)."""
 
-    def draw(colour: str, shape: str, w: int, h: int, cell: tuple[int, int] = (1, 1), size: str = "large") -> Image.Image:
+    def draw(
+        colour: str, shape: str, w: int, h: int, cell: tuple[int, int] = (1, 1), size: str = "large"
+    ) -> Image.Image:
         short = min(w, h)
         r = short * (0.22 if size == "large" else 0.12)
         x0, y0 = (w - short) / 2, (h - short) / 2
@@ -64,8 +66,11 @@ def golden_image_files() -> list[tuple[str, str, bytes]]:
     return [
         ("green-circle-80x80.png", "image/png", _encode(draw("green", "circle", 80, 80), "PNG")),
         ("blue-square-100x80.jpg", "image/jpeg", _encode(draw("blue", "square", 100, 80, (0, 0)), "JPEG", quality=90)),
-        ("orange-star-72x96-rgba.png", "image/png",
-         _encode(draw("orange", "star", 72, 96, (2, 2), "small").convert("RGBA"), "PNG")),
+        (
+            "orange-star-72x96-rgba.png",
+            "image/png",
+            _encode(draw("orange", "star", 72, 96, (2, 2), "small").convert("RGBA"), "PNG"),
+        ),
         ("grey-triangle-64x64.png", "image/png", _encode(draw("purple", "triangle", 64, 64).convert("L"), "PNG")),
         ("red-diamond-89x64.png", "image/png", _encode(draw("red", "diamond", 89, 64), "PNG")),
     ]
@@ -80,20 +85,36 @@ def write_golden(path: Path, model_id: str, model: CLIPModel, tok: Tokenizer, pr
     for name, media_type, blob in golden_image_files():
         pix = pixel_values_from_bytes(blob, pre)
         emb = model.image(torch.from_numpy(pix[None]))[0].numpy()
-        images.append({"name": name, "media_type": media_type, "data": base64.b64encode(blob).decode("ascii"),
-                       "pixel_values_sha": None, "pixel_values": f32_list(pix), "embedding": f32_list(emb)})
+        images.append(
+            {
+                "name": name,
+                "media_type": media_type,
+                "data": base64.b64encode(blob).decode("ascii"),
+                "pixel_values_sha": None,
+                "pixel_values": f32_list(pix),
+                "embedding": f32_list(emb),
+            }
+        )
     golden = {
         "model": model_id,
-        "texts": [{"text": t, "input_ids": [int(i) for i in row], "embedding": f32_list(e)}
-                  for t, row, e in zip(GOLDEN_TEXTS, ids, text_emb, strict=True)],
+        "texts": [
+            {"text": t, "input_ids": [int(i) for i in row], "embedding": f32_list(e)}
+            for t, row, e in zip(GOLDEN_TEXTS, ids, text_emb, strict=True)
+        ],
         "images": images,
     }
     path.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
 
 
 def build_manifest(
-    model_id: str, out_dir: Path, model: CLIPModel, pre: ImagePreprocess, templates: list[str],
-    training: dict[str, Any], parity: dict[str, Any], quantization: dict[str, Any],
+    model_id: str,
+    out_dir: Path,
+    model: CLIPModel,
+    pre: ImagePreprocess,
+    templates: list[str],
+    training: dict[str, Any],
+    parity: dict[str, Any],
+    quantization: dict[str, Any],
 ) -> dict[str, Any]:
     cfg = model.cfg
 
@@ -117,8 +138,12 @@ def build_manifest(
         },
         "preprocess": {
             "image": pre.to_manifest(),
-            "text": {"tokenizer": file_entry(out_dir / "tokenizer.json"), "context_length": cfg.context_length,
-                     "pad_id": cfg.pad_id, "truncation": "right"},
+            "text": {
+                "tokenizer": file_entry(out_dir / "tokenizer.json"),
+                "context_length": cfg.context_length,
+                "pad_id": cfg.pad_id,
+                "truncation": "right",
+            },
         },
         "scoring": {"logit_scale": round(float(model.scale().item()), 4), "logit_bias": None},
         "zero_shot": {"templates": templates},

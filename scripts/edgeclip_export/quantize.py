@@ -12,10 +12,20 @@ from pathlib import Path
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 SCHEMES: dict[str, dict[str, object]] = {
-    "image": {"method": "dynamic", "weight_type": "uint8", "activation_type": "uint8",
-              "op_types": ["Conv", "MatMul"], "per_channel": False},
-    "text": {"method": "dynamic", "weight_type": "int8", "activation_type": "uint8",
-             "op_types": ["MatMul"], "per_channel": False},
+    "image": {
+        "method": "dynamic",
+        "weight_type": "uint8",
+        "activation_type": "uint8",
+        "op_types": ["Conv", "MatMul"],
+        "per_channel": False,
+    },
+    "text": {
+        "method": "dynamic",
+        "weight_type": "int8",
+        "activation_type": "uint8",
+        "op_types": ["MatMul"],
+        "per_channel": False,
+    },
 }
 _QTYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 
@@ -24,7 +34,8 @@ def quantize_tower(kind: str, src: Path, dst: Path) -> dict[str, object]:
     """Writes dst and returns the scheme, recorded in manifest.quantization.int8.<kind>."""
     scheme = SCHEMES[kind]
     quantize_dynamic(
-        str(src), str(dst),
+        str(src),
+        str(dst),
         weight_type=_QTYPES[str(scheme["weight_type"])],
         op_types_to_quantize=list(scheme["op_types"]),  # type: ignore[arg-type]
         per_channel=bool(scheme["per_channel"]),

@@ -17,7 +17,7 @@ class OnnxTower:
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
-        outs = [self.session.run(None, {self.input_name: x[i:i + batch]})[0] for i in range(0, len(x), batch)]
+        outs = [self.session.run(None, {self.input_name: x[i : i + batch]})[0] for i in range(0, len(x), batch)]
         return np.concatenate(outs).astype(np.float32)
 
 

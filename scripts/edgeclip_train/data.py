@@ -119,13 +119,28 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[t
         pts = [(math.cos(math.radians(a)), math.sin(math.radians(a))) for a in (-90, 30, 150)]
     elif shape == "star":
         pts = [
-            ((1.0 if k % 2 == 0 else 0.42) * math.cos(math.radians(-90 + 36 * k)),
-             (1.0 if k % 2 == 0 else 0.42) * math.sin(math.radians(-90 + 36 * k)))
+            (
+                (1.0 if k % 2 == 0 else 0.42) * math.cos(math.radians(-90 + 36 * k)),
+                (1.0 if k % 2 == 0 else 0.42) * math.sin(math.radians(-90 + 36 * k)),
+            )
             for k in range(10)
         ]
     elif shape == "cross":
         a, b = 0.32, 0.95
-        pts = [(-a, -b), (a, -b), (a, -a), (b, -a), (b, a), (a, a), (a, b), (-a, b), (-a, a), (-b, a), (-b, -a), (-a, -a)]
+        pts = [
+            (-a, -b),
+            (a, -b),
+            (a, -a),
+            (b, -a),
+            (b, a),
+            (a, a),
+            (a, b),
+            (-a, b),
+            (-a, a),
+            (-b, a),
+            (-b, -a),
+            (-a, -a),
+        ]
     else:
         raise ValueError(f"unknown polygon shape {shape!r}")
     t = math.radians(angle)
@@ -162,9 +177,7 @@ def caption(sample: Sample, rng: random.Random, p_size: float = 0.6, p_pos: floa
     return template.format(a=_article(obj), obj=obj, pos=pos)
 
 
-def generate(
-    n: int, seed: int, combos: list[tuple[str, str]] | tuple[tuple[str, str], ...]
-) -> list[Sample]:
+def generate(n: int, seed: int, combos: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> list[Sample]:
     rng = random.Random(seed)
     return [sample_attributes(rng, combos) for _ in range(n)]
 

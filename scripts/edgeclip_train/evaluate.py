@@ -18,7 +18,12 @@ from . import data
 from .preprocess import ImagePreprocess, normalize, resize_and_crop
 from .tokenizer import encode_ids
 
-ZERO_SHOT_TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "a {} on a plain background.", "an image of a {}.", "there is a {}.")
+ZERO_SHOT_TEMPLATES: tuple[str, ...] = (
+    "a photo of a {}.",
+    "a {} on a plain background.",
+    "an image of a {}.",
+    "there is a {}.",
+)
 HELDOUT_EVAL_IMAGES = 308  # 22 per held-out combination; also the images of the service's held-out fixture
 RETRIEVAL_PAIRS = 500
 
@@ -29,8 +34,9 @@ def heldout_eval_samples(seed: int) -> list[data.Sample]:
     return data.heldout_samples(HELDOUT_EVAL_IMAGES, seed + 1000)
 
 
-def zero_shot_classifier(embed_text: Embed, tok: Tokenizer, labels: Sequence[str], templates: Sequence[str],
-                         context_length: int, pad_id: int) -> np.ndarray:
+def zero_shot_classifier(
+    embed_text: Embed, tok: Tokenizer, labels: Sequence[str], templates: Sequence[str], context_length: int, pad_id: int
+) -> np.ndarray:
     """[L, D]: per label, the mean of its normalised template embeddings, renormalised (open_clip's recipe)."""
     rows = []
     for label in labels:
@@ -45,8 +51,13 @@ def top1(image_emb: np.ndarray, classifier: np.ndarray, targets: Sequence[int]) 
     return float((pred == np.asarray(targets)).mean())
 
 
-def recall_at_k(query: np.ndarray, keys: np.ndarray, query_ids: Sequence[object], key_ids: Sequence[object],
-                ks: Sequence[int] = (1, 5)) -> dict[int, float]:
+def recall_at_k(
+    query: np.ndarray,
+    keys: np.ndarray,
+    query_ids: Sequence[object],
+    key_ids: Sequence[object],
+    ks: Sequence[int] = (1, 5),
+) -> dict[int, float]:
     """A hit when any of the top-k keys has the query's attribute tuple (identical captions count as equal)."""
     order = np.argsort(-(query @ keys.T), axis=1, kind="stable")
     out = {}
@@ -61,8 +72,9 @@ def torch_embedders(model: torch.nn.Module) -> tuple[Embed, Embed]:
 
     @torch.no_grad()
     def image(pix: np.ndarray) -> np.ndarray:
-        return torch.cat([model.image(torch.from_numpy(pix[i:i + 256]).to(device)).cpu()
-                          for i in range(0, len(pix), 256)]).numpy()
+        return torch.cat(
+            [model.image(torch.from_numpy(pix[i : i + 256]).to(device)).cpu() for i in range(0, len(pix), 256)]
+        ).numpy()
 
     @torch.no_grad()
     def text(ids: np.ndarray) -> np.ndarray:
@@ -71,13 +83,22 @@ def torch_embedders(model: torch.nn.Module) -> tuple[Embed, Embed]:
     return image, text
 
 
-def zero_shot_metrics(embed_image: Embed, embed_text: Embed, tok: Tokenizer, pixels: np.ndarray,
-                      sample_labels: Sequence[str], context_length: int, pad_id: int) -> dict[str, float]:
+def zero_shot_metrics(
+    embed_image: Embed,
+    embed_text: Embed,
+    tok: Tokenizer,
+    pixels: np.ndarray,
+    sample_labels: Sequence[str],
+    context_length: int,
+    pad_id: int,
+) -> dict[str, float]:
     """Held-out images classified among the held-out labels (primary) and among all colour x shape labels."""
     img = embed_image(pixels)
     out = {}
-    for name, label_set in (("heldout_labels", data.labels(data.HELDOUT_COMBOS)),
-                            ("all_labels", [f"{c} {s}" for c in data.COLOURS for s in data.SHAPES])):
+    for name, label_set in (
+        ("heldout_labels", data.labels(data.HELDOUT_COMBOS)),
+        ("all_labels", [f"{c} {s}" for c in data.COLOURS for s in data.SHAPES]),
+    ):
         clf = zero_shot_classifier(embed_text, tok, label_set, ZERO_SHOT_TEMPLATES, context_length, pad_id)
         out[name] = top1(img, clf, [label_set.index(lbl) for lbl in sample_labels])
     return out
@@ -100,8 +121,12 @@ def evaluate(model: torch.nn.Module, tok: Tokenizer, seed: int, pre: ImagePrepro
     return {
         "zero_shot_top1": {"torch": zs["heldout_labels"]},
         "zero_shot_top1_all_labels": {"torch": zs["all_labels"]},
-        "recall": {"image_to_text@1": i2t[1], "image_to_text@5": i2t[5],
-                   "text_to_image@1": t2i[1], "text_to_image@5": t2i[5]},
+        "recall": {
+            "image_to_text@1": i2t[1],
+            "image_to_text@5": i2t[5],
+            "text_to_image@1": t2i[1],
+            "text_to_image@5": t2i[5],
+        },
     }
 
 

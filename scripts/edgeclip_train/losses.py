@@ -12,7 +12,9 @@ class ClipInfoNCE(nn.Module):
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
         if image_emb.shape != text_emb.shape or image_emb.ndim != 2:
-            raise ValueError(f"expected two [B, D] embeddings of one shape, got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}")
+            raise ValueError(
+                f"expected two [B, D] embeddings of one shape, got {tuple(image_emb.shape)} and {tuple(text_emb.shape)}"
+            )
         logits = logit_scale * image_emb @ text_emb.t()
         targets = torch.arange(logits.shape[0], device=logits.device)
         return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets))

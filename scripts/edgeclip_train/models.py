@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -15,6 +14,7 @@ class ModelConfig:
     embed_dim: int = 64
     image_size: int = 64
     image_channels: tuple[int, ...] = (16, 32, 64, 128)
+    image_reduce: int = 32  # 1x1 conv before flattening: keeps the head (and the file) small
     vocab_size: int = 256
     context_length: int = 16
     pad_id: int = 0
@@ -42,18 +42,19 @@ class ProjectionHead(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Stride-2 conv/BN/ReLU stages; the final map is flattened so position survives into the features."""
+    """Stride-2 conv/BN/ReLU stages and a 1x1 reduction; the final map is flattened so position survives."""
 
-    def __init__(self, channels: tuple[int, ...], image_size: int) -> None:
+    def __init__(self, channels: tuple[int, ...], reduce: int, image_size: int) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 3
         for c in channels:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
             c_in = c
+        layers += [nn.Conv2d(c_in, reduce, 1, bias=False), nn.BatchNorm2d(reduce), nn.ReLU(inplace=True)]
         self.body = nn.Sequential(*layers)
         side = image_size // (2 ** len(channels))
-        self.out_dim = c_in * side * side
+        self.out_dim = reduce * side * side
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.body(pixel_values), 1)
@@ -64,7 +65,7 @@ class ImageTower(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.encoder = ConvEncoder(cfg.image_channels, cfg.image_size)
+        self.encoder = ConvEncoder(cfg.image_channels, cfg.image_reduce, cfg.image_size)
         self.head = ProjectionHead(self.encoder.out_dim, cfg.proj_hidden, cfg.embed_dim)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -76,14 +77,14 @@ class SelfAttention(nn.Module):
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
-        self.heads = heads
+        self.heads, self.head_dim = heads, width // heads
         self.qkv = nn.Linear(width, 3 * width)
         self.out = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
         b, t, w = x.shape
-        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) * (1.0 / math.sqrt(w // self.heads)) + key_bias
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        scores = q @ k.transpose(-1, -2) * (1.0 / math.sqrt(self.head_dim)) + key_bias
         y = scores.softmax(dim=-1) @ v
         return self.out(y.transpose(1, 2).reshape(b, t, w))
 
@@ -136,7 +137,9 @@ class CLIPModel(nn.Module):
         """exp(logit_scale), clamped as in CLIP so the temperature cannot collapse."""
         return self.logit_scale.clamp(0.0, self.cfg.max_logit_scale).exp()
 
-    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, pixel_values: torch.Tensor, input_ids: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.image(pixel_values), self.text(input_ids), self.scale()
 
 

@@ -98,8 +98,11 @@ def train(cfg: TrainConfig, out_dir: Path) -> dict[str, object]:
         loss.backward()
         opt.step()
         if step % cfg.log_every == 0 or step == cfg.steps - 1:
-            print(f"step {step:5d}/{cfg.steps} loss {loss.item():.4f} scale {scale.item():.1f} "
-                  f"lr {lr_at(step, cfg):.2e} {time.time() - t_train:.0f}s", flush=True)
+            print(
+                f"step {step:5d}/{cfg.steps} loss {loss.item():.4f} scale {scale.item():.1f} "
+                f"lr {lr_at(step, cfg):.2e} {time.time() - t_train:.0f}s",
+                flush=True,
+            )
     train_seconds = time.time() - t_train
 
     model.eval()
@@ -129,8 +132,13 @@ def main() -> None:
     ap.add_argument("--train-images", type=int, default=TrainConfig.train_images)
     ap.add_argument("--threads", type=int, default=TrainConfig.threads)
     args = ap.parse_args()
-    cfg = TrainConfig(seed=args.seed, steps=args.steps, batch_size=args.batch_size,
-                      train_images=args.train_images, threads=args.threads)
+    cfg = TrainConfig(
+        seed=args.seed,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        train_images=args.train_images,
+        threads=args.threads,
+    )
     train(cfg, args.out)
 
 

@@ -19,13 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-OUT = (
-    Path(__file__).resolve().parents[2]
-    / "test"
-    / "fixtures"
-    / "preprocess"
-    / "cases.json"
-)
+OUT = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "preprocess" / "cases.json"
 
 CONFIGS: dict[str, dict[str, Any]] = {
     # The shape of the shapes-clip-s manifest.
@@ -80,9 +74,7 @@ def scene(width: int, height: int, seed: int, noise: int) -> np.ndarray:
             draw.ellipse((x0, y0, x1, y1), fill=colour)
         else:
             draw.rectangle((x0, y0, x1, y1), fill=colour)
-    arr = np.asarray(img).astype(np.int16) + rng.integers(
-        -noise, noise + 1, (height, width, 3)
-    )
+    arr = np.asarray(img).astype(np.int16) + rng.integers(-noise, noise + 1, (height, width, 3))
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
@@ -96,21 +88,13 @@ def make_images() -> list[tuple[str, bytes, list[str]]]:
     """(name, encoded bytes, config names to run)."""
     rgb = Image.fromarray(scene(160, 120, 1, 12))
     alpha = np.random.default_rng(3).integers(0, 256, (151, 100), np.uint8)
-    rgba = Image.fromarray(
-        np.dstack([scene(100, 151, 2, 8), alpha])
-    )  # convert("RGB") drops alpha, no compositing
-    grey = Image.fromarray(scene(97, 61, 4, 30)).convert(
-        "L"
-    )  # smaller than the crop: upscaled
+    rgba = Image.fromarray(np.dstack([scene(100, 151, 2, 8), alpha]))  # convert("RGB") drops alpha, no compositing
+    grey = Image.fromarray(scene(97, 61, 4, 30)).convert("L")  # smaller than the crop: upscaled
     palette = Image.fromarray(scene(150, 150, 5, 0)).quantize(colors=32)
     palette.info["transparency"] = 3
-    exact = Image.fromarray(
-        scene(64, 64, 6, 60)
-    )  # already the crop size: no resampling
+    exact = Image.fromarray(scene(64, 64, 6, 60))  # already the crop size: no resampling
     photo = Image.fromarray(scene(1024, 768, 7, 3))
-    grey_jpeg = Image.fromarray(scene(301, 128, 8, 10)).convert(
-        "L"
-    )  # 301 * 64 / 128 = 150.5 -> 150
+    grey_jpeg = Image.fromarray(scene(301, 128, 8, 10)).convert("L")  # 301 * 64 / 128 = 150.5 -> 150
     return [
         ("rgb_160x120.png", encode(rgb, "PNG"), ["square64", "bilinear48"]),
         ("rgba_100x151.png", encode(rgba, "PNG"), ["square64", "bilinear48"]),
@@ -126,9 +110,7 @@ def make_images() -> list[tuple[str, bytes, list[str]]]:
     ]
 
 
-def preprocess(
-    rgb: Image.Image, cfg: dict[str, Any]
-) -> tuple[tuple[int, int], np.ndarray, np.ndarray, str]:
+def preprocess(rgb: Image.Image, cfg: dict[str, Any]) -> tuple[tuple[int, int], np.ndarray, np.ndarray, str]:
     w, h = rgb.size
     edge = cfg["resize"]["shortest_edge"]
     size = (edge, round(h * edge / w)) if w <= h else (round(w * edge / h), edge)
@@ -140,11 +122,7 @@ def preprocess(
     cropped = np.asarray(resized)[top : top + ch, left : left + cw]
     mean = np.asarray(cfg["mean"], np.float64)
     std = np.asarray(cfg["std"], np.float64)
-    values = (
-        ((cropped.astype(np.float64) * cfg["rescale"] - mean) / std)
-        .astype(np.float32)
-        .transpose(2, 0, 1)
-    )
+    values = ((cropped.astype(np.float64) * cfg["rescale"] - mean) / std).astype(np.float32).transpose(2, 0, 1)
     resized_sha = hashlib.sha256(np.asarray(resized).tobytes()).hexdigest()
     return (
         size,

@@ -25,9 +25,7 @@ OPSET = 17
 IR_VERSION = 8  # old enough for every ORT build we ship (web 1.30, Python 1.22)
 EPS = 1e-12
 
-WEIGHT = np.array(
-    [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-2.0, 1.0, 0.75], [0.125, 3.0, 1.0]], dtype=np.float32
-)
+WEIGHT = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-2.0, 1.0, 0.75], [0.125, 3.0, 1.0]], dtype=np.float32)
 
 
 def l2_head(x_name: str) -> list[onnx.NodeProto]:
