@@ -35,10 +35,3 @@ export function softmax(logits: readonly number[]): number[] {
   const total = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / total);
 }
-
-/** Splits a flat row-major [rows, cols] buffer into row views (no copy). */
-export function rows(flat: Float32Array, cols: number): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (let offset = 0; offset < flat.length; offset += cols) out.push(flat.subarray(offset, offset + cols));
-  return out;
-}

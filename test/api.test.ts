@@ -71,8 +71,9 @@ describe('POST /v1/embeddings', () => {
     const [single] = await embed('a red circle');
     const [alone] = await embed([{ image: png.data }]);
     const mixed = await embed([{ image: `data:image/png;base64,${png.data}` }, 'a red circle', { image: jpeg.data }]);
-    expect(cosine(f32(mixed[0]!), f32(alone!))).toBeGreaterThan(0.99999);
-    expect(cosine(f32(mixed[1]!), f32(single!))).toBeGreaterThan(0.99999);
+    // An embedding depends on its input only, not on what else the request holds (int8 included).
+    expect(mixed[0]).toEqual(alone);
+    expect(mixed[1]).toEqual(single);
     expect(cosine(f32(mixed[2]!), f32(jpeg.embedding))).toBeGreaterThan(0.99);
   });
 
@@ -181,14 +182,13 @@ describe('missing and corrupt models', () => {
     const files = (await MODELS.list({ prefix: `${manifest.id}/` })).objects.map((o) => o.key.slice(manifest.id.length + 1));
     for (const file of files) {
       const object = (await MODELS.get(`${manifest.id}/${file}`))!;
-      let bytes = new Uint8Array(await object.arrayBuffer());
-      if (file === 'manifest.json') bytes = new TextEncoder().encode(JSON.stringify({ ...manifest, id }));
-      await MODELS.put(`${id}/${file}`, bytes);
+      const body = file === 'manifest.json' ? JSON.stringify({ ...manifest, id }) : await object.arrayBuffer();
+      await MODELS.put(`${id}/${file}`, body);
     }
     const towerFile = manifest.towers.text.files[manifest.default_dtype as 'int8'].path;
     const good = new Uint8Array(await (await MODELS.get(`${id}/${towerFile}`))!.arrayBuffer());
     const bad = good.slice();
-    bad[bad.length >> 1] ^= 0xff;
+    bad[bad.length >> 1] = bad[bad.length >> 1]! ^ 0xff;
     await MODELS.put(`${id}/${towerFile}`, bad);
 
     const app = createApp();

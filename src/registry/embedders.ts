@@ -3,11 +3,13 @@
 import type { EncoderSession } from '../backend';
 import { decodeImage, preprocessImage } from '../preprocess/image';
 import type { TextTokenizer } from '../preprocess/text';
-import { l2Normalize, rows } from '../math';
+import { l2Normalize } from '../math';
 import type { Manifest } from './manifest';
 
-/** Largest batch handed to one session run; bigger requests are split to bound wasm memory. */
-const MAX_RUN_BATCH = 32;
+// Every input runs through its tower alone (batch of 1). Dynamic int8 graphs quantize activations
+// with one scale per tensor, so in a batch each vector would depend on its neighbours: the same
+// text gave cosines differing by ~2e-3 between requests. One run per input keeps an embedding a
+// function of its input only; in single-threaded wasm batching bought little anyway.
 
 export class TextEmbedder {
   constructor(
@@ -23,13 +25,12 @@ export class TextEmbedder {
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    const { name } = this.manifest.towers.text.input;
+    const dims = [1, this.manifest.preprocess.text.context_length];
     const out: Float32Array[] = [];
-    const length = this.manifest.preprocess.text.context_length;
-    for (let start = 0; start < texts.length; start += MAX_RUN_BATCH) {
-      const chunk = texts.slice(start, start + MAX_RUN_BATCH);
-      const input = this.manifest.towers.text.input.name;
-      const { data: flat } = await this.session.run(input, this.tokenizer.batch(chunk), [chunk.length, length]);
-      out.push(...rows(flat, this.manifest.embedding_dim).map((v) => l2Normalize(v)));
+    for (const text of texts) {
+      const { data } = await this.session.run(name, this.tokenizer.batch([text]), dims);
+      out.push(l2Normalize(data));
     }
     return out;
   }
@@ -44,17 +45,15 @@ export class ImageEmbedder {
   /** Decodes (PNG/JPEG), preprocesses and embeds; decode errors surface as ImageError. */
   async embed(images: readonly Uint8Array[]): Promise<Float32Array[]> {
     const cfg = this.manifest.preprocess.image;
+    const { name } = this.manifest.towers.image.input;
+    const dims = [1, 3, cfg.crop.height, cfg.crop.width];
+    // Decode everything first: a bad image fails the request before any tower time is spent.
     const pixels: Float32Array[] = [];
     for (const bytes of images) pixels.push(preprocessImage(await decodeImage(bytes), cfg));
     const out: Float32Array[] = [];
-    const perImage = 3 * cfg.crop.height * cfg.crop.width;
-    for (let start = 0; start < pixels.length; start += MAX_RUN_BATCH) {
-      const chunk = pixels.slice(start, start + MAX_RUN_BATCH);
-      const batch = new Float32Array(chunk.length * perImage);
-      chunk.forEach((p, i) => batch.set(p, i * perImage));
-      const input = this.manifest.towers.image.input.name;
-      const { data: flat } = await this.session.run(input, batch, [chunk.length, 3, cfg.crop.height, cfg.crop.width]);
-      out.push(...rows(flat, this.manifest.embedding_dim).map((v) => l2Normalize(v)));
+    for (const p of pixels) {
+      const { data } = await this.session.run(name, p, dims);
+      out.push(l2Normalize(data));
     }
     return out;
   }

@@ -53,10 +53,14 @@ async function load(store: PackageStore, id: string, requested?: Dtype): Promise
   } catch (cause) {
     throw unavailable(id, `tokenizer.json cannot be loaded (${String(cause)})`, cause);
   }
-  const [imageSession, textSession] = await Promise.all([
-    session(id, 'image', imageBytes),
-    session(id, 'text', textBytes),
-  ]);
+  const settled = await Promise.allSettled([session(id, 'image', imageBytes), session(id, 'text', textBytes)]);
+  const [image, text] = settled;
+  if (image.status === 'rejected' || text.status === 'rejected') {
+    // Free the tower that did load: wasm memory is the scarcest thing an isolate has.
+    await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.dispose() : undefined)));
+    throw image.status === 'rejected' ? image.reason : (text as PromiseRejectedResult).reason;
+  }
+  const [imageSession, textSession] = [image.value, text.value];
   return { manifest, dtype, text: new TextEmbedder(textSession, tokenizer, manifest), image: new ImageEmbedder(imageSession, manifest) };
 }
 
