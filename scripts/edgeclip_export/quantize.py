@@ -7,37 +7,42 @@ also avoids the U8S8 saturation issue on x86), the text tower int8 weights (U8S8
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-SCHEMES: dict[str, dict[str, object]] = {
-    "image": {
-        "method": "dynamic",
-        "weight_type": "uint8",
-        "activation_type": "uint8",
-        "op_types": ["Conv", "MatMul"],
-        "per_channel": False,
-    },
-    "text": {
-        "method": "dynamic",
-        "weight_type": "int8",
-        "activation_type": "uint8",
-        "op_types": ["MatMul"],
-        "per_channel": False,
-    },
+
+@dataclass(frozen=True)
+class QuantScheme:
+    weight_type: str
+    op_types: tuple[str, ...]
+    method: str = "dynamic"
+    activation_type: str = "uint8"
+    per_channel: bool = False
+
+    def to_manifest(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["op_types"] = list(self.op_types)
+        return d
+
+
+SCHEMES: dict[str, QuantScheme] = {
+    "image": QuantScheme(weight_type="uint8", op_types=("Conv", "MatMul")),
+    "text": QuantScheme(weight_type="int8", op_types=("MatMul",)),
 }
 _QTYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 
 
-def quantize_tower(kind: str, src: Path, dst: Path) -> dict[str, object]:
+def quantize_tower(kind: str, src: Path, dst: Path) -> dict[str, Any]:
     """Writes dst and returns the scheme, recorded in manifest.quantization.int8.<kind>."""
     scheme = SCHEMES[kind]
     quantize_dynamic(
         str(src),
         str(dst),
-        weight_type=_QTYPES[str(scheme["weight_type"])],
-        op_types_to_quantize=list(scheme["op_types"]),  # type: ignore[arg-type]
-        per_channel=bool(scheme["per_channel"]),
+        weight_type=_QTYPES[scheme.weight_type],
+        op_types_to_quantize=list(scheme.op_types),
+        per_channel=scheme.per_channel,
     )
-    return dict(scheme)
+    return scheme.to_manifest()

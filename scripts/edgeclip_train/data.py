@@ -105,9 +105,10 @@ def sample_attributes(
     cx = x0 + margin + cell[1] * step + rng.uniform(-jitter, jitter)
     cy = y0 + margin + cell[0] * step + rng.uniform(-jitter, jitter)
     base = COLOURS[colour]
-    rgb = tuple(min(255, max(0, v + rng.randint(-18, 18))) for v in base)
-    bg = tuple(rng.randint(200, 250) for _ in range(3))
-    return Sample(colour, shape, size, cell, cx, cy, radius, rng.uniform(-12.0, 12.0), rgb, bg, width, height)  # type: ignore[arg-type]
+    r, g, b = (min(255, max(0, v + rng.randint(-18, 18))) for v in base)
+    background = (rng.randint(200, 250), rng.randint(200, 250), rng.randint(200, 250))
+    angle = rng.uniform(-12.0, 12.0)
+    return Sample(colour, shape, size, cell, cx, cy, radius, angle, (r, g, b), background, width, height)
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
@@ -173,8 +174,8 @@ def caption(sample: Sample, rng: random.Random, p_size: float = 0.6, p_pos: floa
         words.insert(0, rng.choice(SIZE_WORDS[sample.size]))
     obj = " ".join(words)
     pos = " " + rng.choice(POSITIONS[sample.cell]) if rng.random() < p_pos else ""
-    template = rng.choice(CAPTION_TEMPLATES)
-    return template.format(a=_article(obj), obj=obj, pos=pos)
+    text = rng.choice(CAPTION_TEMPLATES).format(a=_article(obj), obj=obj, pos=pos)
+    return text + "." if rng.random() < 0.4 else text  # zero-shot templates end with a full stop
 
 
 def generate(n: int, seed: int, combos: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> list[Sample]:

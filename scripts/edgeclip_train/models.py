@@ -22,6 +22,7 @@ class ModelConfig:
     text_layers: int = 2
     text_heads: int = 4
     proj_hidden: int = 256
+    token_init_std: float = 0.02
     init_logit_scale: float = math.log(1 / 0.07)
     max_logit_scale: float = math.log(100.0)
 
@@ -109,6 +110,7 @@ class TextTower(nn.Module):
         super().__init__()
         self.pad_id = cfg.pad_id
         self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.text_width)
+        nn.init.normal_(self.token_embedding.weight, std=cfg.token_init_std)
         self.position_embedding = nn.Parameter(torch.randn(cfg.context_length, cfg.text_width) * 0.02)
         self.blocks = nn.ModuleList([Block(cfg.text_width, cfg.text_heads) for _ in range(cfg.text_layers)])
         self.ln_final = nn.LayerNorm(cfg.text_width)

@@ -3,7 +3,8 @@ import json
 import numpy as np
 from tokenizers import Tokenizer
 
-from edgeclip_train.tokenizer import PAD_ID, encode_ids, fit_length
+from edgeclip_train import data
+from edgeclip_train.tokenizer import PAD_ID, encode_ids, fit_length, train_tokenizer
 
 
 def test_specials_and_template(tokenizer: Tokenizer) -> None:
@@ -32,3 +33,13 @@ def test_truncate_right(tokenizer: Tokenizer) -> None:
     assert encode_ids(tokenizer, [text], 16)[0].tolist() == full[:16]  # [SEP] is cut off too, as FORMAT.md says
     assert fit_length([2, 9, 3], 2) == [2, 9]
     assert fit_length([2, 3], 4, pad_id=0) == [2, 3, 0, 0]
+
+
+def test_training_is_deterministic_and_keeps_caption_words_whole() -> None:
+    samples = data.generate(300, 0, data.train_combos())
+    corpus = data.captions(samples, 1)
+    a, b = train_tokenizer(corpus), train_tokenizer(list(reversed(corpus)) + corpus)
+    assert a.to_str() == b.to_str()  # same words and counts order -> same ids, run after run
+    for caption in corpus[:50]:
+        assert a.encode(caption).tokens[1:-1] == caption.replace(".", " .").split()
+    assert "[UNK]" not in a.encode("A zebra, 42!").tokens  # unseen words fall back to characters
