@@ -16,7 +16,9 @@ class OnnxTower:
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
-    def __call__(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    def __call__(self, x: np.ndarray, batch: int = 1) -> np.ndarray:
+        """One input per run by default, as the service does: DynamicQuantizeLinear picks its scale over the whole
+        batch, so an int8 vector would otherwise depend on its batch neighbours."""
         outs = [self.session.run(None, {self.input_name: x[i : i + batch]})[0] for i in range(0, len(x), batch)]
         return np.concatenate(outs).astype(np.float32)
 
