@@ -1,7 +1,7 @@
 """Train a small CLIP on the synthetic shapes data and save a checkpoint.
 
 Usage (from scripts/):  ../.venv/bin/python -m edgeclip_train.train --out ../runs/shapes-clip-s [--steps N] [--seed S]
-Runs on CUDA when available, otherwise on the CPU with `--threads` threads (default 2).
+Runs on CUDA when available, otherwise on the CPU with `--threads` threads (default 1).
 """
 
 from __future__ import annotations
