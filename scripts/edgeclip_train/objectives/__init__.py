@@ -1,0 +1,99 @@
+"""Contrastive objectives chosen by a config string: `build_objective("simclr", encoder, head, **kw)`.
+
+| name    | batch keys            | module        |
+|---------|-----------------------|---------------|
+| clip    | images, input_ids     | clip.py       |
+| siglip  | images, input_ids     | clip.py       |
+| simclr  | views                 | simclr.py     |
+| supcon  | views, labels         | simclr.py     |
+| moco    | views                 | moco.py       |
+| byol    | views                 | byol.py       |
+| triplet | views, labels         | triplet.py    |
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from ..encoders import EncoderConfig, HeadConfig, ImageEmbedder, build_image_embedder
+from ..models import ModelConfig, TextTower
+from .base import ObjectiveBase
+from .byol import BYOLObjective
+from .clip import ClipObjective
+from .moco import MoCoObjective
+from .simclr import SimCLRObjective
+from .triplet import TripletObjective
+
+OBJECTIVES: dict[str, type[ObjectiveBase]] = {
+    "clip": ClipObjective,
+    "siglip": ClipObjective,
+    "simclr": SimCLRObjective,
+    "supcon": SimCLRObjective,
+    "moco": MoCoObjective,
+    "byol": BYOLObjective,
+    "triplet": TripletObjective,
+}
+_FIXED = {
+    "clip": {"loss": "clip"},
+    "siglip": {"loss": "siglip"},
+    "simclr": {"supervised": False},
+    "supcon": {"supervised": True},
+}
+
+
+def objective_options(name: str) -> list[str]:
+    """The keyword options `build_objective(name, ...)` accepts for this objective."""
+    params = inspect.signature(OBJECTIVES[name].__init__).parameters
+    return sorted(set(params) - {"self", "image", "text"} - set(_FIXED.get(name, {})))
+
+
+def build_objective(
+    name: str,
+    encoder: EncoderConfig | None = None,
+    head: HeadConfig | None = None,
+    text: ModelConfig | None = None,
+    *,
+    image_tower: ImageEmbedder | None = None,
+    text_tower: nn.Module | None = None,
+    **options: Any,
+) -> ObjectiveBase:
+    """Build the objective `name` with a fresh image tower (`encoder` backbone + `head`) unless `image_tower` is
+    given (e.g. pretrained). Image-text objectives also need `text` (a `models.TextTower` is built from it) or
+    `text_tower`. `options` are the objective's own knobs (see `objective_options(name)`), e.g.
+    temperature=0.1, queue_size=4096, momentum=0.99, decay=0.99, margin=0.2, lock=("text",).
+    """
+    if name not in OBJECTIVES:
+        raise ValueError(f"unknown objective {name!r}; known: {sorted(OBJECTIVES)}")
+    known = objective_options(name)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"objective {name!r} has no option(s) {unknown}; known: {known}")
+    image = (
+        image_tower
+        if image_tower is not None
+        else build_image_embedder(encoder or EncoderConfig(), head or HeadConfig())
+    )
+    kwargs: dict[str, Any] = {**_FIXED.get(name, {}), **options}
+    if name in ("clip", "siglip"):
+        if text_tower is None:
+            if text is None:
+                raise ValueError(f"objective {name!r} needs a text tower: pass text=ModelConfig(...) or text_tower=")
+            text_tower = TextTower(text)
+        return ClipObjective(image, text_tower, **kwargs)
+    return OBJECTIVES[name](image, **kwargs)
+
+
+__all__ = [
+    "OBJECTIVES",
+    "BYOLObjective",
+    "ClipObjective",
+    "MoCoObjective",
+    "ObjectiveBase",
+    "SimCLRObjective",
+    "TripletObjective",
+    "build_objective",
+    "objective_options",
+]
