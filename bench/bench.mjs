@@ -16,6 +16,7 @@ const BASE = `http://127.0.0.1:${PORT}`;
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 200;
 const WARMUP = 20;
+const DTYPES = ['int8', 'fp32'];
 
 const wranglerToml = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
 const MODEL = /DEFAULT_MODEL\s*=\s*"([^"]+)"/.exec(wranglerToml)[1];
@@ -35,17 +36,27 @@ async function post(path, body) {
   return response.json();
 }
 
-async function latencies(dtype, workload) {
-  for (let i = 0; i < WARMUP; i++) await post('/v1/embeddings', { dtype, input: [workload.input(i)] });
-  const times = [];
+/** Times one workload for both dtypes, alternating request by request so both see the same machine load. */
+async function latencies(workload) {
+  const times = { int8: [], fp32: [] };
+  for (let i = 0; i < WARMUP; i++) for (const dtype of DTYPES) await post('/v1/embeddings', { dtype, input: [workload.input(i)] });
   for (let i = 0; i < RUNS; i++) {
-    const started = performance.now();
-    await post('/v1/embeddings', { dtype, input: [workload.input(i)] });
-    times.push(performance.now() - started);
+    for (const dtype of DTYPES) {
+      const started = performance.now();
+      await post('/v1/embeddings', { dtype, input: [workload.input(i)] });
+      times[dtype].push(performance.now() - started);
+    }
   }
-  times.sort((a, b) => a - b);
-  const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-  return { p50: at(0.5), p99: at(0.99) };
+  return DTYPES.map((dtype) => {
+    const sorted = times[dtype].sort((a, b) => a - b);
+    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    return { dtype, workload: workload.name, p50: at(0.5), p99: at(0.99) };
+  });
+}
+
+async function wasmMemory(after) {
+  const runtime = await (await fetch(`${BASE}/v1/runtime`)).json();
+  return { after, models: runtime.models_loaded.join(' '), mib: runtime.wasm_memory_bytes / 2 ** 20 };
 }
 
 async function waitForServer(child) {
@@ -71,14 +82,15 @@ async function main() {
   });
   try {
     await waitForServer(child);
-    const rows = [];
+    // Memory first, per dtype: the default (int8) model alone is what one isolate normally holds.
     const memory = [];
-    for (const dtype of ['int8', 'fp32']) {
-      for (const w of workloads) rows.push({ dtype, workload: w.name, ...(await latencies(dtype, w)) });
-      const runtime = await (await fetch(`${BASE}/v1/runtime`)).json();
-      memory.push({ after: `${dtype} loaded and run`, models: runtime.models_loaded.join(' '), mib: runtime.wasm_memory_bytes / 2 ** 20 });
+    for (const dtype of DTYPES) {
+      for (const w of workloads) await post('/v1/embeddings', { dtype, input: [w.input(0)] });
+      memory.push(await wasmMemory(`${dtype} loaded and run`));
     }
-    console.log(`\nedgeclip bench: model ${MODEL}, ${RUNS} sequential requests per row after ${WARMUP} warm-up, wrangler dev (workerd), 1 ORT thread\n`);
+    const rows = [];
+    for (const w of workloads) rows.push(...(await latencies(w)));
+    console.log(`\nedgeclip bench: model ${MODEL}, int8 and fp32 requests alternating, ${RUNS} of each per row after ${WARMUP} warm-up pairs, wrangler dev (workerd), 1 ORT thread\n`);
     console.log('| dtype | workload | p50 ms | p99 ms |');
     console.log('|---|---|---|---|');
     for (const r of rows) console.log(`| ${r.dtype} | ${r.workload} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
