@@ -148,6 +148,29 @@ describe('POST /v1/similarity', () => {
   });
 });
 
+describe('odd input never crashes the service', () => {
+  const oddBodies: [string, unknown][] = [
+    ['/v1/embeddings', null],
+    ['/v1/embeddings', []],
+    ['/v1/embeddings', 'a bare JSON string'],
+    ['/v1/embeddings', { input: [{ text: 'a', image: png.data }] }],
+    ['/v1/embeddings', { input: [{ image: '' }] }],
+    ['/v1/embeddings', { input: ['\u0000\uffff\ud83d\ude00 ǅ ﬁ \u200b', '   ', 'ok'] }],
+    ['/v1/embeddings', { input: [{ image: 'data:image/png,abc' }] }],
+    ['/v1/embeddings', { input: [{ image: `data:image/png;base64,${png.data.slice(0, 40)}` }] }],
+    ['/v1/embeddings', { input: [{ image: btoa('\xff\xd8\xff\xc1\xf1\x51\xd8\x00\xff\x51\xd8\x00\xff\xda\xff\xde') }] }],
+    ['/v1/embeddings', { input: 'a', model: 42 }],
+    ['/v1/zero-shot', { image: png.data, labels: ['a', 'a'] }],
+    ['/v1/zero-shot', { image: png.data, labels: Array(300).fill('x') }],
+    ['/v1/similarity', { a: ['x'], b: 'x' }],
+  ];
+  it.each(oddBodies)('%s %j answers 200 or a 4xx envelope', async (path, body) => {
+    const response = await post(path, JSON.stringify(body));
+    expect(response.status === 200 || (response.status >= 400 && response.status < 500)).toBe(true);
+    if (response.status !== 200) expect(((await response.json()) as { error: { code: string } }).error.code).toMatch(/^[a-z_]+$/);
+  });
+});
+
 describe('models, health and unknown routes', () => {
   it('lists the installed packages', async () => {
     const body = (await (await worker.fetch('http://edgeclip/v1/models')).json()) as { data: { id: string; dtypes: string[]; default: boolean }[] };
