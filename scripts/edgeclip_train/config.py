@@ -187,7 +187,7 @@ def _from_dict(cls: type, d: dict[str, Any], prefix: str = "") -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(d) - set(names))
     if unknown:
-        raise ConfigError([f"unknown field {prefix}{k!r}; known: {names}" for k in unknown])
+        raise ConfigError([f"unknown field '{prefix}{k}'; known: {names}" for k in unknown])
     return cls(**{k: _convert(hints[k], v, prefix + k) for k, v in d.items()})
 
 
