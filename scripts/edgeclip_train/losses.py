@@ -3,7 +3,8 @@
 Losses compute on the tensors they are given; they never talk to other ranks. The objectives gather
 embeddings across ranks first (`distributed.gather_keep_local_grad`), so CLIP, SigLIP, NT-Xent and SupCon
 see the whole global batch as rows AND columns (open_clip's `local_loss=False`): the loss value is the
-global-batch loss on every rank, and `scale_grad_by_world` makes DDP's gradient average exact.
+global-batch loss on every rank, and the objectives pass the local embeddings through `scale_grad_by_world`
+before gathering, which makes DDP's gradient average exact (tested with 2 gloo ranks).
 `build_loss` keeps the name-based entry point of `train.py` (`clip-infonce`).
 """
 
@@ -25,13 +26,15 @@ def _shape(x: torch.Tensor) -> tuple[int, ...]:
     return tuple(x.shape)
 
 
-def scale_grad_by_world(loss: torch.Tensor) -> torch.Tensor:
-    """Same value, gradient x world_size: DDP averages the ranks' gradients of a loss that each rank computed
-    on the full gathered batch but differentiated only through its own rows, so the average is 1/W too small."""
+def scale_grad_by_world(x: torch.Tensor) -> torch.Tensor:
+    """Same value, gradient x world_size. Each rank differentiates the global loss only through its own
+    embeddings, and DDP averages the ranks' gradients, so the embedding path comes out 1/W too small. Apply it
+    to the local embeddings (not to the loss): parameters inside the loss (logit scale, bias) already get the
+    full gradient on every rank."""
     _, size = world()
     if size == 1:
-        return loss
-    return loss + (size - 1) * (loss - loss.detach())
+        return x
+    return x + (size - 1) * (x - x.detach())
 
 
 # ---- image-text -------------------------------------------------------------------------------------------

@@ -104,8 +104,8 @@ def test_gathered_loss_with_world_scaling_gives_single_process_gradient(monkeypa
         monkeypatch.setattr(losses, "world", lambda r=rank: (r, world_size))
         mine = torch.zeros(world_size * b, dtype=torch.bool)
         mine[rank * b : (rank + 1) * b] = True
-        gathered = torch.where(mine[None, :, None], z, z.detach())
-        value = scale_grad_by_world(SupConLoss(0.2)(gathered, labels))
+        gathered = torch.where(mine[None, :, None], scale_grad_by_world(z), z.detach())
+        value = SupConLoss(0.2)(gathered, labels)
         assert torch.isclose(value, SupConLoss(0.2)(full.detach(), labels))
         value.backward()
     assert torch.allclose(z.grad / world_size, expected, atol=1e-6)

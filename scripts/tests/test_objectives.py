@@ -215,3 +215,40 @@ def test_tiny_vit_exports_to_onnx_and_matches_torch(tmp_path) -> None:  # noqa: 
         ref = tower(x2)
     cos = torch.nn.functional.cosine_similarity(torch.from_numpy(out), ref, dim=1)
     assert cos.min() >= 0.9999
+
+
+def _rank_grads(rank: int, world_size: int, init_file: str, out_dir: str, names: list[str]) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    torch.set_num_threads(1)
+    for name in names:
+        torch.save(_global_batch_grads(name, rank, world_size), f"{out_dir}/{name}-rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def _global_batch_grads(name: str, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+    """Gradients of this rank's share of a fixed 16-image batch (eval mode: BN uses running stats everywhere)."""
+    torch.manual_seed(0)
+    obj = build_objective(name, CNN, HEAD, TEXT).eval()
+    batch = _batches(6)()
+    n = 16 // world_size
+    part = slice(rank * n, (rank + 1) * n)
+    local: Batch = {k: (v[:, part] if k == "views" else v[part]) for k, v in batch.items()}  # type: ignore[misc]
+    obj.loss(local).backward()
+    return {k: p.grad.clone() for k, p in obj.named_parameters() if p.grad is not None}
+
+
+def test_two_gloo_ranks_reproduce_the_single_process_gradient(tmp_path) -> None:  # noqa: ANN001
+    """CLIP/SigLIP/SupCon gather across 2 real gloo processes: DDP's gradient average == the 1-process gradient."""
+    import torch.multiprocessing as mp
+
+    names = ["clip", "siglip", "supcon"]
+    mp.spawn(_rank_grads, args=(2, str(tmp_path / "init"), str(tmp_path), names), nprocs=2, join=True)
+    for name in names:
+        ranks = [torch.load(tmp_path / f"{name}-rank{r}.pt") for r in range(2)]
+        expected = _global_batch_grads(name)
+        assert set(expected) == set(ranks[0])
+        for k, g in expected.items():
+            ddp_mean = 0.5 * (ranks[0][k] + ranks[1][k])  # what DDP's all-reduce average gives every rank
+            assert torch.allclose(ddp_mean, g, atol=1e-5, rtol=1e-4), (name, k)

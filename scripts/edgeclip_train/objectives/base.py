@@ -7,6 +7,7 @@ from torch import nn
 
 from ..distributed import gather_keep_local_grad
 from ..encoders import ImageEmbedder, freeze_
+from ..losses import scale_grad_by_world
 from ..objective import Batch
 
 
@@ -83,6 +84,12 @@ def per_view(fn: nn.Module | object, views: torch.Tensor) -> torch.Tensor:
     return out.reshape(v, b, -1)
 
 
+def gather_global(x: torch.Tensor) -> torch.Tensor:
+    """[B, ...] -> [B * world_size, ...] rank-major; local rows keep gradients, scaled by world_size so that
+    DDP's average of the ranks' gradients equals the single-process gradient of the global-batch loss."""
+    return gather_keep_local_grad(scale_grad_by_world(x))
+
+
 def gather_views(z: torch.Tensor) -> torch.Tensor:
-    """[V, B, D] -> [V, B * world_size, D]; sample order within a view is rank-major, local rows keep gradients."""
-    return torch.stack([gather_keep_local_grad(z[i]) for i in range(z.shape[0])])
+    """[V, B, D] -> [V, B * world_size, D] with `gather_global` per view."""
+    return torch.stack([gather_global(z[i]) for i in range(z.shape[0])])

@@ -7,10 +7,9 @@ import math
 import torch
 from torch import nn
 
-from ..distributed import gather_keep_local_grad
-from ..losses import ClipInfoNCE, SigLIPLoss, scale_grad_by_world
+from ..losses import ClipInfoNCE, SigLIPLoss
 from ..objective import Batch
-from .base import ObjectiveBase, batch_field
+from .base import ObjectiveBase, batch_field, gather_global
 
 
 class ClipObjective(ObjectiveBase):
@@ -54,13 +53,11 @@ class ClipObjective(ObjectiveBase):
         return self.logit_scale.clamp(0.0, self.max_logit_scale).exp()
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        img = gather_keep_local_grad(self.image(batch_field(batch, "images", self.name)))
-        txt = gather_keep_local_grad(self.text(batch_field(batch, "input_ids", self.name)))
+        img = gather_global(self.image(batch_field(batch, "images", self.name)))
+        txt = gather_global(self.text(batch_field(batch, "input_ids", self.name)))
         if self.name == "siglip":
-            value = self.siglip(img, txt, self.scale(), self.logit_bias)
-        else:
-            value = self.infonce(img, txt, self.scale())
-        return scale_grad_by_world(value)
+            return self.siglip(img, txt, self.scale(), self.logit_bias)
+        return self.infonce(img, txt, self.scale())
 
     def embed_texts(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.text(input_ids)

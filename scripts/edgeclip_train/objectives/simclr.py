@@ -6,7 +6,7 @@ import torch
 
 from ..distributed import gather_keep_local_grad
 from ..encoders import ImageEmbedder
-from ..losses import SupConLoss, scale_grad_by_world
+from ..losses import SupConLoss
 from ..objective import Batch
 from .base import ObjectiveBase, gather_views, labels_of, per_view, views_of
 
@@ -30,4 +30,4 @@ class SimCLRObjective(ObjectiveBase):
         labels = None
         if self.name == "supcon":
             labels = gather_keep_local_grad(labels_of(batch, self.name, views.shape[1]))
-        return scale_grad_by_world(self.supcon(z, labels))
+        return self.supcon(z, labels)
