@@ -217,3 +217,28 @@ def make_views(
     if n_views < 1:
         raise ValueError(f"n_views must be >= 1, got {n_views}")
     return torch.stack([augment(images, cfg, generator) for _ in range(n_views)])
+
+
+def from_run_config(aug: object) -> tuple[AugmentConfig, int]:
+    """(AugmentConfig, n_views) from a section shaped like `config.AugmentConfig` (read by attribute)."""
+    strength = float(getattr(aug, "color_jitter", 0.4))
+    patches = int(getattr(aug, "patches", 0))
+    rotation = float(getattr(aug, "rotation_degrees", 0.0))
+    noise = float(getattr(aug, "noise_std", 0.0))
+    cfg = AugmentConfig(
+        positives="patches" if patches > 0 else "instance",
+        crop_scale=tuple(getattr(aug, "crop_scale", (0.2, 1.0))),  # type: ignore[arg-type]
+        flip_p=float(getattr(aug, "flip_p", 0.5)),
+        rotate_p=1.0 if rotation > 0 else 0.0,
+        rotate_degrees=rotation,
+        jitter_p=float(getattr(aug, "color_jitter_p", 0.8)) if strength > 0 else 0.0,
+        brightness=strength,
+        contrast=strength,
+        saturation=strength,
+        hue=min(0.5, strength / 4),
+        gray_p=float(getattr(aug, "grayscale_p", 0.2)),
+        blur_p=float(getattr(aug, "blur_p", 0.0)),
+        noise_p=1.0 if noise > 0 else 0.0,
+        noise_std=noise if noise > 0 else 0.05,
+    )
+    return cfg, patches if patches > 0 else int(getattr(aug, "views", 2))

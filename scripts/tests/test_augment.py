@@ -95,3 +95,14 @@ def test_bad_config_raises() -> None:
         AugmentConfig(positives="pairs")
     with pytest.raises(ValueError, match="crop_scale"):
         AugmentConfig(crop_scale=(0.0, 1.0))
+
+
+def test_from_run_config_maps_views_and_patches() -> None:
+    from edgeclip_train.augment import from_run_config
+    from edgeclip_train.config import AugmentConfig as RunAugment
+
+    cfg, n = from_run_config(RunAugment(views=3, rotation_degrees=10.0, noise_std=0.02))
+    assert n == 3 and cfg.rotate_p == 1.0 and cfg.noise_p == 1.0 and cfg.positives == "instance"
+    cfg, n = from_run_config(RunAugment(patches=4, color_jitter=0.0))
+    assert n == 4 and cfg.positives == "patches" and cfg.jitter_p == 0.0
+    assert make_views(_images(), cfg, n).shape == (4, 6, 3, 20, 20)

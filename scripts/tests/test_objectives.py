@@ -13,7 +13,7 @@ from edgeclip_train.augment import AugmentConfig, make_views
 from edgeclip_train.encoders import EncoderConfig, HeadConfig, ImageEmbedder, build_image_embedder
 from edgeclip_train.models import CLIPModel, ModelConfig, TextTower
 from edgeclip_train.objective import Batch
-from edgeclip_train.objectives import OBJECTIVES, build_objective
+from edgeclip_train.objectives import OBJECTIVES, build_objective, build_objective_from_config
 
 SIZE, CLASSES, POOL = 16, 4, 32
 CNN = EncoderConfig(image_size=SIZE, channels=(8, 16), reduce=8)
@@ -252,3 +252,33 @@ def test_two_gloo_ranks_reproduce_the_single_process_gradient(tmp_path) -> None:
         for k, g in expected.items():
             ddp_mean = 0.5 * (ranks[0][k] + ranks[1][k])  # what DDP's all-reduce average gives every rank
             assert torch.allclose(ddp_mean, g, atol=1e-5, rtol=1e-4), (name, k)
+
+
+def test_supcon_without_labels_trains_as_simclr() -> None:
+    batch = _batches(7)()
+    torch.manual_seed(0)
+    supcon = build_objective("supcon", CNN, HEAD).eval()
+    torch.manual_seed(0)
+    simclr = build_objective("simclr", CNN, HEAD).eval()
+    views_only: Batch = {"views": batch["views"]}
+    assert torch.allclose(supcon.loss(views_only), simclr.loss(views_only))
+
+
+def test_build_from_run_config_with_a_pretrained_locked_tower(tmp_path) -> None:  # noqa: ANN001
+    from edgeclip_train.config import RunConfig
+
+    cfg = RunConfig(objective="clip", objective_args={"init_logit_scale": 2.0})
+    cfg.encoder.image_size, cfg.encoder.vocab_size, cfg.encoder.lock_text = SIZE, 12, True
+    first = build_objective_from_config(cfg)
+    torch.save({"state_dict": first.state_dict()}, tmp_path / "clip.pt")
+    cfg.encoder.pretrained_text = str(tmp_path / "clip.pt")
+    obj = build_objective_from_config(cfg)
+    assert torch.equal(
+        obj.text.state_dict()["token_embedding.weight"], first.text.state_dict()["token_embedding.weight"]
+    )
+    assert not any(n.startswith("text.") for n, _ in obj.named_parameters())
+    assert float(obj.logit_scale) == 2.0
+    vit = RunConfig(objective="byol")
+    vit.encoder.image, vit.encoder.image_size, vit.encoder.patch_size = "vit", SIZE, 4
+    vit.encoder.image_width, vit.encoder.image_layers, vit.encoder.image_heads = 32, 1, 2
+    assert build_objective_from_config(vit).embed_images(torch.zeros(2, 3, SIZE, SIZE)).shape == (2, 64)

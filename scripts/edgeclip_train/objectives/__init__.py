@@ -95,5 +95,66 @@ __all__ = [
     "SimCLRObjective",
     "TripletObjective",
     "build_objective",
+    "build_objective_from_config",
+    "load_tower",
     "objective_options",
 ]
+
+
+def build_objective_from_config(cfg: Any) -> ObjectiveBase:
+    """`build_objective` from a run config shaped like `config.RunConfig` (read by attribute, so this package
+    does not depend on the config module): `objective`, `objective_args` and the flat `encoder` section."""
+    e = cfg.encoder
+    if e.image == "cnn":
+        channels = tuple(max(8, e.image_width // 2 ** (e.image_layers - 1 - i)) for i in range(e.image_layers))
+        encoder = EncoderConfig(kind="cnn", image_size=e.image_size, channels=channels)
+    else:
+        encoder = EncoderConfig(
+            kind=e.image,
+            image_size=e.image_size,
+            patch=e.patch_size,
+            width=e.image_width,
+            depth=e.image_layers,
+            heads=e.image_heads,
+            pool="cls",
+        )
+    head = HeadConfig(hidden=e.proj_hidden, out=e.embed_dim)
+    text = ModelConfig(
+        vocab_size=e.vocab_size,
+        context_length=e.context_length,
+        text_width=e.text_width,
+        text_layers=e.text_layers,
+        text_heads=e.text_heads,
+        proj_hidden=e.proj_hidden,
+        embed_dim=e.embed_dim,
+    )
+    image_tower = build_image_embedder(encoder, head)
+    if e.pretrained_image:
+        load_tower(image_tower, e.pretrained_image, "image.")
+    text_tower = None
+    if cfg.objective in ("clip", "siglip"):
+        text_tower = TextTower(text)
+        if e.pretrained_text:
+            load_tower(text_tower, e.pretrained_text, "text.")
+    options = dict(cfg.objective_args)
+    lock = tuple(name for name, on in (("image", e.lock_image), ("text", e.lock_text)) if on)
+    if lock:
+        options["lock"] = lock
+    return build_objective(cfg.objective, image_tower=image_tower, text_tower=text_tower, **options)
+
+
+def load_tower(tower: nn.Module, path: str, prefix: str) -> None:
+    """Load a tower's weights from a .safetensors file or a torch checkpoint (a state dict, or a dict with
+    "state_dict"); keys may carry the tower's prefix ("image." / "text."), as in a CLIP checkpoint."""
+    import torch
+
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = state.get("state_dict", state)
+    if any(k.startswith(prefix) for k in state):
+        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    tower.load_state_dict(state)

@@ -12,7 +12,10 @@ from .base import ObjectiveBase, gather_views, labels_of, per_view, views_of
 
 
 class SimCLRObjective(ObjectiveBase):
-    """V views per image through one tower; negatives are every other view in the global batch."""
+    """V views per image through one tower; negatives are every other view in the global batch.
+
+    SupCon lists "labels" in `requires` so trainers provide them; a batch without labels still trains, as SimCLR.
+    """
 
     def __init__(
         self, image: ImageEmbedder, temperature: float = 0.1, supervised: bool = False, lock: tuple[str, ...] = ()
@@ -28,6 +31,6 @@ class SimCLRObjective(ObjectiveBase):
         views = views_of(batch, self.name)
         z = gather_views(per_view(self.image.project, views))
         labels = None
-        if self.name == "supcon":
+        if self.name == "supcon" and "labels" in batch:
             labels = gather_keep_local_grad(labels_of(batch, self.name, views.shape[1]))
         return self.supcon(z, labels)
