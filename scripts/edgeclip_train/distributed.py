@@ -3,9 +3,11 @@
 `all_gather` gives every rank the whole global batch; the slice that came from this rank is the
 local tensor itself, so its gradients flow, while the other ranks' slices are constants here (their
 own rank computes their gradients). This is open_clip's `gather_features(local_loss=False,
-gather_with_grad=False)` behaviour and gives the same gradients as a single-process run on the
-global batch once DDP averages them (the loss is multiplied by world size for that reason by the
-caller when needed).
+gather_with_grad=False)` behaviour. DDP then averages the ranks' gradients, so the embedding path comes
+out 1/W too small: objectives multiply the gradient of the local embeddings by W before gathering
+(`losses.scale_grad_by_world`), not the loss, whose own parameters (logit scale) already get the full
+gradient on every rank. Then a DDP step equals a single-process step on the global batch
+(tests/test_distributed.py).
 """
 
 from __future__ import annotations

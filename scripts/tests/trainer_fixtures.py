@@ -19,10 +19,16 @@ from edgeclip_train.config import OptimConfig, RunConfig
 from edgeclip_train.distributed import gather_keep_local_grad, world
 
 
-def scale_grad_by_world(loss: torch.Tensor) -> torch.Tensor:
-    """Same value, gradient x world size (DDP averages gradients of a loss computed on the gathered batch)."""
+def scale_grad_by_world(x: torch.Tensor) -> torch.Tensor:
+    """Same value, gradient x world size: DDP averages the ranks' gradients, and each rank differentiates the
+    global loss only through its own embeddings. Applied to the embeddings, not the loss: a parameter inside the
+    loss (the logit scale) already gets the full gradient on every rank."""
     _, size = world()
-    return loss if size == 1 else loss + (size - 1) * (loss - loss.detach())
+    return x if size == 1 else x + (size - 1) * (x - x.detach())
+
+
+def gather_global(x: torch.Tensor) -> torch.Tensor:
+    return gather_keep_local_grad(scale_grad_by_world(x))
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -48,9 +54,9 @@ class TinyClip(nn.Module):
         return F.normalize(self.text(ids), dim=-1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        img = gather_keep_local_grad(self.embed_images(batch["images"]))
-        txt = gather_keep_local_grad(self.embed_texts(batch["input_ids"]))
-        return scale_grad_by_world(info_nce(img, txt, self.logit_scale.exp()))
+        img = gather_global(self.embed_images(batch["images"]))
+        txt = gather_global(self.embed_texts(batch["input_ids"]))
+        return info_nce(img, txt, self.logit_scale.exp())
 
     def after_step(self) -> None:
         self.steps_done += 1
@@ -61,9 +67,9 @@ class TinySimCLR(TinyClip):
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         v = batch["views"]
-        a = gather_keep_local_grad(self.embed_images(v[0]))
-        b = gather_keep_local_grad(self.embed_images(v[1]))
-        return scale_grad_by_world(info_nce(a, b, torch.tensor(10.0)))
+        a = gather_global(self.embed_images(v[0]))
+        b = gather_global(self.embed_images(v[1]))
+        return info_nce(a, b, torch.tensor(10.0))
 
 
 def noise_views(images: torch.Tensor) -> torch.Tensor:
