@@ -7,7 +7,7 @@ about frameworks: it moves the batch to the device, calls `loss`, steps the opti
 `after_step`. Evaluation and export only use `embed_images` / `embed_texts`.
 
 Objectives are chosen by the config field `objective` (never by a model's name) through
-`edgeclip_train.objectives.build_objective(cfg)`.
+`edgeclip_train.objectives.build_objective(name, ...)` or `build_objective_from_config(cfg)`.
 """
 
 from __future__ import annotations
