@@ -186,6 +186,25 @@ def lr_at(step: int, cfg: RunConfig) -> float:
 # ---------------------------------------------------------------- the loop
 
 
+class _PhaseClock:
+    """Wall time per phase of a step. CUDA runs asynchronously: the split is honest only with sync_timing."""
+
+    def __init__(self, sync: Callable[[], None]):
+        self.sync = sync
+        self.start = self.last = time.perf_counter()
+        self.totals = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+
+    def lap(self, phase: str) -> None:
+        self.sync()
+        now = time.perf_counter()
+        self.totals[phase] += now - self.last
+        self.last = now
+
+    @property
+    def elapsed(self) -> float:
+        return self.last - self.start
+
+
 class Trainer:
     def __init__(
         self,
@@ -278,20 +297,20 @@ class Trainer:
             else contextlib.nullcontext()
         )
         self.objective.train()  # type: ignore[attr-defined]
-        t0 = time.perf_counter()
-        data_s = 0.0
+        clock = _PhaseClock(self._sync)
         total = torch.zeros((), device=self.env.device)
         micro = self.source.next_step()
+        clock.lap("data")
         for j, raw in enumerate(micro):
-            td = time.perf_counter()
             batch = self._to_device(raw)
-            self._sync()
-            data_s += time.perf_counter() - td
+            clock.lap("data")
             defer = j < len(micro) - 1 and hasattr(self.model, "no_sync")  # all-reduce once, on the last micro-batch
             with self.model.no_sync() if defer else contextlib.nullcontext():
                 with autocast:
                     loss = self.model(batch)
+                clock.lap("forward")
                 (loss.float() / accum).backward()
+                clock.lap("backward")
             total += loss.detach().float()
         grad_norm = None
         if cfg.optim.grad_clip > 0:
@@ -300,19 +319,23 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.objective.after_step()  # type: ignore[attr-defined]
-        mean_loss = float(all_reduce_mean(total / accum))  # also a sync point: the step is done here
-        self._sync()
-        wall = time.perf_counter() - t0
+        clock.lap("optimizer")
+        mean_loss = float(all_reduce_mean(total / accum))  # a sync point: the step is done here
+        clock.lap("optimizer")
         self.step += 1
         self.samples_seen += cfg.batch_size
+        t = clock.totals
         return {
             "step": self.step,
             "loss": mean_loss,
             "lr": lr,
             "grad_norm": grad_norm,
-            "samples_per_s": cfg.batch_size / wall,
-            "data_s": data_s,
-            "compute_s": wall - data_s,
+            "samples_per_s": cfg.batch_size / clock.elapsed,
+            "data_s": t["data"],
+            "compute_s": clock.elapsed - t["data"],
+            "forward_s": t["forward"],
+            "backward_s": t["backward"],
+            "optimizer_s": t["optimizer"],
             "epoch": self.source.state_dict().get("epoch", 0),
         }
 
