@@ -27,7 +27,8 @@ def test_tiny_clip_learns_and_logs_every_field(tmp_path):
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
     logged = log_lines(tmp_path / "metrics.jsonl")
     assert [r["step"] for r in logged] == [5, 10, 15, 20, 25, 30, 35, 40]
-    assert set(logged[0]) >= {"step", "loss", "lr", "grad_norm", "samples_per_s", "data_s", "compute_s", "forward_s", "backward_s", "optimizer_s", "epoch"}
+    fields = {"step", "loss", "lr", "grad_norm", "samples_per_s", "data_s", "compute_s", "epoch"}
+    assert set(logged[0]) >= fields | {"forward_s", "backward_s", "optimizer_s"}
     assert all(r["samples_per_s"] > 0 and r["data_s"] >= 0 and r["compute_s"] > 0 for r in logged)
     assert (tmp_path / "config.json").exists() and (tmp_path / "checkpoints" / "step-00000040.safetensors").exists()
 
