@@ -6,13 +6,14 @@ Usage (from scripts/):
     ../.venv/bin/python -m edgeclip_train.bench_digits --out ../runs/digits
     ../.venv/bin/python -m edgeclip_train.bench_digits --out ../runs/digits-val --eval-on val   # choose settings
 `--eval-on val` holds out 20% of the train split (stratified) and reports on it: hyperparameters are chosen
-there, never on the test split. Writes results.json and results.md into --out.
+there, never on the test split. Each objective is built by `objectives.build_objective` and trained by the
+generic `trainer.Trainer` (checkpoint and metrics.jsonl in --out/<objective>/); results.json and results.md go
+into --out.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import time
 from collections.abc import Callable
@@ -21,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
 from .augment import AugmentConfig, make_views
+from .config import OptimConfig, RunConfig
 from .datasets import (
     DIGIT_CAPTION_TEMPLATES,
     DIGIT_NAMES,
@@ -39,6 +42,7 @@ from .objectives import build_objective
 from .preprocess import ImagePreprocess
 from .probe import knn_accuracy, linear_probe_accuracy, markdown_table, raw_pixel_features, write_results
 from .tokenizer import encode_ids, train_tokenizer
+from .trainer import Trainer, default_collate, seed_everything
 
 OBJECTIVES = ("simclr", "moco", "byol", "supcon", "clip")
 TARGETS = {"simclr": 0.90, "moco": 0.90, "byol": 0.90, "supcon": 0.97}  # kNN; CLIP: zero-shot top-1
@@ -135,56 +139,65 @@ def normalize(pixels: torch.Tensor, aug: AugmentConfig) -> torch.Tensor:
     return (pixels.float() / 255.0 - mean) / std
 
 
-def lr_at(step: int, cfg: BenchConfig) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * t))
+class DigitsTrainSet:
+    """Map-style dataset for the trainer: uint8 CHW image, label, and (CLIP) a caption drawn anew per access."""
+
+    def __init__(self, split: Split, tok: Tokenizer | None, text: ModelConfig) -> None:
+        self.pixels, self.labels, self.tok, self.text = split.train_pixels, split.train.labels, tok, text
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, i: int) -> dict[str, object]:
+        item: dict[str, object] = {"image": self.pixels[i], "label": int(self.labels[i])}
+        if self.tok is not None:  # python's `random` is seeded (and checkpointed) by the trainer
+            ids = encode_ids(self.tok, [digit_caption(int(self.labels[i]), random)], self.text.context_length)
+            item["input_ids"] = torch.from_numpy(ids[0])
+        return item
+
+
+def digits_tokenizer(cfg: BenchConfig) -> Tokenizer:
+    corpus = [t.format(w=w, d=d) for t in DIGIT_CAPTION_TEMPLATES for d, w in enumerate(DIGIT_NAMES)]
+    corpus += [t.format(w) for t in DIGIT_PROMPT_TEMPLATES for w in DIGIT_NAMES]
+    return train_tokenizer(corpus, cfg.text.vocab_size)
 
 
 def train_objective(
-    name: str, cfg: BenchConfig, split: Split, log: Callable[[str], None] = print
-) -> tuple[torch.nn.Module, object, float]:
-    """Train one objective with a minimal loop over the Objective protocol; returns (objective, tokenizer, s)."""
-    torch.manual_seed(cfg.seed)
-    tok = None
+    name: str, cfg: BenchConfig, split: Split, out: Path
+) -> tuple[torch.nn.Module, Tokenizer | None, float]:
+    """Build `name` with build_objective and train it with the generic Trainer; returns (objective, tok, s)."""
+    seed_everything(cfg.seed)
+    tok = digits_tokenizer(cfg) if name in ("clip", "siglip") else None
     kwargs: dict[str, object] = dict(cfg.options.get(name, {}))
-    if name in ("clip", "siglip"):
-        corpus = [t.format(w=w, d=d) for t in DIGIT_CAPTION_TEMPLATES for d, w in enumerate(DIGIT_NAMES)]
-        corpus += [t.format(w) for t in DIGIT_PROMPT_TEMPLATES for w in DIGIT_NAMES]
-        tok = train_tokenizer(corpus, cfg.text.vocab_size)
+    if tok is not None:
         kwargs["text"] = replace(cfg.text, vocab_size=tok.get_vocab_size())
     objective = build_objective(name, cfg.encoder, cfg.head, **kwargs)  # type: ignore[arg-type]
-    params = [p for p in objective.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    run_cfg = RunConfig(
+        objective=name,
+        batch_size=min(cfg.batch_size, len(split.train_pixels)),
+        steps=cfg.steps,
+        seed=cfg.seed,
+        optim=OptimConfig(lr=cfg.lr, weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_steps, grad_clip=0.0),
+        log_every=max(1, cfg.steps // 10),
+        out_dir=str(out / name),
+        progress=False,
+    )
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    rng = random.Random(cfg.seed + 2)
-    labels = torch.from_numpy(split.train.labels)
-    n = len(split.train_pixels)
-    objective.train()
+
+    def views(images: torch.Tensor) -> torch.Tensor:
+        return make_views(images, cfg.augment, 2, gen)
+
+    def collate(samples: list[dict[str, object]]) -> dict[str, torch.Tensor]:
+        batch = default_collate(samples)  # type: ignore[arg-type]
+        if tok is not None:  # CLIP sees one lightly augmented view: 1,347 images overfit without it
+            batch["images"] = make_views(batch["images"], cfg.clip_augment, 1, gen)[0]
+        return batch  # type: ignore[return-value]
+
+    trainer = Trainer(run_cfg, objective, DigitsTrainSet(split, tok, cfg.text), make_views=views, collate=collate)
     t0 = time.time()
-    for step in range(cfg.steps):
-        idx = torch.randperm(n, generator=gen)[: min(cfg.batch_size, n)]
-        batch: dict[str, torch.Tensor] = {}
-        if "views" in objective.requires:
-            batch["views"] = make_views(split.train_pixels[idx], cfg.augment, 2, gen)
-        if "images" in objective.requires:
-            batch["images"] = make_views(split.train_pixels[idx], cfg.clip_augment, 1, gen)[0]
-        if "labels" in objective.requires:
-            batch["labels"] = labels[idx]
-        if "input_ids" in objective.requires:
-            assert tok is not None
-            texts = [digit_caption(int(labels[i]), rng) for i in idx.tolist()]
-            batch["input_ids"] = torch.from_numpy(encode_ids(tok, texts, cfg.text.context_length, cfg.text.pad_id))
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
-        loss = objective.loss(batch)  # type: ignore[arg-type]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        objective.after_step()
-        if step % 100 == 0 or step == cfg.steps - 1:
-            log(f"{name}: step {step:4d}/{cfg.steps} loss {loss.item():.4f} {time.time() - t0:.0f}s")
+    history = trainer.fit()
+    for rec in history[:: max(1, len(history) // 4)] + history[-1:]:
+        print(f"{name}: step {rec['step']:4d}/{cfg.steps} loss {rec['loss']:.4f}", flush=True)
     objective.eval()
     return objective, tok, time.time() - t0
 
@@ -246,7 +259,7 @@ def run(cfg: BenchConfig, out: Path, objectives: tuple[str, ...] = OBJECTIVES, e
     print(f"digits: train {len(split.train)}, {eval_on} {len(split.test)} images at {cfg.image_size}px", flush=True)
     rows: list[dict] = [baseline_row(cfg, split)]
     for name in objectives:
-        objective, tok, seconds = train_objective(name, cfg, split, lambda s: print(s, flush=True))
+        objective, tok, seconds = train_objective(name, cfg, split, out)
         row = evaluate_objective(name, objective, tok, cfg, split)
         row["train_s"] = int(round(seconds))
         rows.append(row)

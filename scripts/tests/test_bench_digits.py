@@ -36,5 +36,8 @@ def test_bench_digits_reports_every_row(tmp_path: Path) -> None:
     assert 0.0 <= rows[-1]["zero_shot_top1"] <= 1.0 and "met" in rows[-1]
     stored = json.loads((tmp_path / "results.json").read_text())
     assert [r["method"] for r in stored["rows"]] == ["raw pixels", *OBJECTIVES]
+    for name in OBJECTIVES:  # trained by the generic trainer: its checkpoint and metrics log per objective
+        assert list((tmp_path / name / "checkpoints").glob("*.safetensors"))
+        assert (tmp_path / name / "metrics.jsonl").exists()
     md = (tmp_path / "results.md").read_text()
     assert all(f"| {m} |" in md for m in ["raw pixels", *OBJECTIVES])
