@@ -193,3 +193,23 @@ def test_shapes_source() -> None:
         assert e.label is not None and data.class_names[e.label].split()[1] in (e.caption or "")
     held = load_shapes(5, seed=0, heldout=True)
     assert held.pixels(ImagePreprocess()).shape == (5, 64, 64, 3)
+
+
+def test_load_source_and_training_set(tmp_path: Path) -> None:
+    from edgeclip_train.datasets import TrainingSet, load_source
+    from edgeclip_train.tokenizer import train_tokenizer
+    from edgeclip_train.trainer import default_collate
+
+    write_images(tmp_path / "img")
+    (tmp_path / "d.csv").write_text("image,caption\nimg/red.png,a red square\nimg/blue.jpg,a blue square\n")
+    data = load_source("csv", str(tmp_path / "d.csv"))
+    tok = train_tokenizer(["a red square", "a blue square"])
+    ds = TrainingSet(data, ImagePreprocess(8, 8, 8), tok, context_length=6)
+    batch = default_collate([ds[0], ds[1]])
+    assert batch["images"].shape == (2, 3, 8, 8) and batch["images"].dtype.is_floating_point is False
+    assert batch["input_ids"].shape == (2, 6) and "labels" not in batch
+    assert len(load_source("synthetic", num_samples=3)) == 3
+    with pytest.raises(ValueError, match="needs a path"):
+        load_source("folder")
+    with pytest.raises(ValueError, match="unknown data source"):
+        load_source("imagenet", "x")
