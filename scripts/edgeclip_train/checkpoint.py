@@ -7,6 +7,7 @@ Trainer checkpoint layout, one file `<out_dir>/checkpoints/step-XXXXXXXX.safeten
             rng.<rank>.torch                 torch CPU generator state
             rng.<rank>.cuda.<device>         CUDA generator states (when CUDA is present)
             rng.<rank>.numpy                 numpy MT19937 key (int64)
+            rng.<rank>.gen.<name>            named torch.Generators handed to the Trainer (e.g. augmentation)
   metadata  format        "edgeclip-train/1"
             trainer       JSON {step, epoch, batch_in_epoch, samples_seen, world_size}
             optimizer     JSON {param_groups, non-tensor state}
@@ -53,34 +54,41 @@ def preprocess_of(ckpt: dict[str, Any]) -> ImagePreprocess:
 # ---------------------------------------------------------------- RNG states
 
 
-def capture_rng() -> dict[str, Any]:
-    """This process's python, numpy, torch CPU and CUDA generator states."""
-    np_state = np.random.get_state()
+def capture_rng(generators: dict[str, torch.Generator] | None = None) -> dict[str, Any]:
+    """This process's python, numpy, torch CPU and CUDA generator states, plus any named generators."""
     return {
         "python": random.getstate(),
-        "numpy": np_state,
+        "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "generators": {k: g.get_state() for k, g in (generators or {}).items()},
     }
 
 
-def restore_rng(state: dict[str, Any]) -> None:
+def restore_rng(state: dict[str, Any], generators: dict[str, torch.Generator] | None = None) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
+    saved = state.get("generators", {})
+    for name, gen in (generators or {}).items():
+        if name not in saved:
+            raise KeyError(f"the checkpoint has no state for generator {name!r}; it has {sorted(saved)}")
+        gen.set_state(saved[name])
 
 
 def _rng_split(rank: int, st: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     name, key, pos, has_gauss, gauss = st["numpy"]
     tensors = {f"rng.{rank}.torch": st["torch"], f"rng.{rank}.numpy": torch.from_numpy(key.astype(np.int64))}
     tensors.update({f"rng.{rank}.cuda.{i}": t for i, t in enumerate(st["cuda"])})
+    tensors.update({f"rng.{rank}.gen.{k}": t for k, t in st.get("generators", {}).items()})
     version, internal, gauss_next = st["python"]
     meta = {
         "python": [version, list(internal), gauss_next],
         "numpy": {"name": name, "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "cuda_devices": len(st["cuda"]),
+        "generators": sorted(st.get("generators", {})),
     }
     return tensors, meta
 
@@ -94,6 +102,7 @@ def _rng_join(rank: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any])
         "numpy": (n["name"], key, n["pos"], n["has_gauss"], n["gauss"]),
         "torch": tensors[f"rng.{rank}.torch"],
         "cuda": [tensors[f"rng.{rank}.cuda.{i}"] for i in range(meta["cuda_devices"])],
+        "generators": {k: tensors[f"rng.{rank}.gen.{k}"] for k in meta.get("generators", [])},
     }
 
 

@@ -5,6 +5,9 @@
     trainer = Trainer(cfg, objective, dataset, make_views=augment_fn)
     history = trainer.fit(resume="auto")          # resumes from <out_dir>/checkpoints/ when a checkpoint is there
 
+Randomness is resumed exactly when it comes from python/numpy/torch's global generators or from a
+torch.Generator passed as `generators={"augment": gen}`; all are stored per rank in each checkpoint.
+
 Multi-GPU: `torchrun --nproc_per_node 8 your_script.py` (the same code; NCCL on CUDA, gloo on CPU).
 `cfg.batch_size` is the global batch per optimizer step; each rank runs `grad_accum_steps` micro-batches of
 batch_size / (world_size * grad_accum_steps). The data order is a permutation drawn from (seed, epoch) and the
@@ -126,6 +129,10 @@ class DatasetSource:
         self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
         self._it = None
 
+    def _loader_seed(self) -> int:
+        seq = np.random.SeedSequence([self.cfg.seed, self.epoch, self.batch_in_epoch])
+        return int(seq.generate_state(1)[0])
+
     def next_step(self) -> list[Batch]:
         if self.batch_in_epoch == self.batches_per_epoch:
             self.epoch, self.batch_in_epoch, self._it = self.epoch + 1, 0, None
@@ -139,7 +146,9 @@ class DatasetSource:
                 collate_fn=self.collate,
                 num_workers=self.cfg.data.num_workers,
                 pin_memory=self.env.device.type == "cuda",
-                generator=torch.Generator().manual_seed(self.cfg.seed),  # keeps the global RNG untouched
+                # workers' seeds from (seed, epoch, start), not the global RNG; randomness inside a worker is only
+                # resumed exactly when it is derived from the sample index (num_workers=0 uses the saved RNGs)
+                generator=torch.Generator().manual_seed(self._loader_seed()),
             )
             self._it = iter(loader)
         micro = [next(self._it) for _ in range(self.cfg.grad_accum_steps)]
@@ -215,6 +224,7 @@ class Trainer:
         make_views: Callable[[torch.Tensor], torch.Tensor] | None = None,
         collate: Collate = default_collate,
         env: DistEnv | None = None,
+        generators: dict[str, torch.Generator] | None = None,
     ):
         self.cfg = cfg
         self.env = env or init_from_env()
@@ -231,6 +241,7 @@ class Trainer:
         self.optimizer = build_optimizer(objective, cfg)
         self.source: BatchSource = data if hasattr(data, "next_step") else DatasetSource(data, cfg, self.env, collate)
         self.make_views = make_views
+        self.generators = dict(generators or {})  # checkpointed with the global RNGs (augmentation generators)
         self.step = 0  # optimizer steps done
         self.samples_seen = 0
         self.out_dir = Path(cfg.out_dir)
@@ -240,7 +251,7 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Every rank must call this (the RNG states of all ranks are gathered); rank 0 writes."""
-        rng = all_gather_objects(capture_rng())
+        rng = all_gather_objects(capture_rng(self.generators))
         path = checkpoint_path(self.out_dir, self.step)
         if self.env.is_main:
             trainer = {"step": self.step, "samples_seen": self.samples_seen, "world_size": self.env.world_size}
@@ -261,7 +272,7 @@ class Trainer:
         self.samples_seen = int(ckpt.trainer["samples_seen"])
         self.source.load_state_dict(ckpt.trainer)
         if len(ckpt.rng) == self.env.world_size:
-            restore_rng(ckpt.rng[self.env.rank])
+            restore_rng(ckpt.rng[self.env.rank], self.generators)
         else:  # a different world size cannot replay the old per-rank streams; stay deterministic at least
             seed_everything(self.cfg.seed + self.env.rank + 7919 * self.step)
         if self.env.is_main and self.metrics_path.exists():  # drop lines a killed run logged after this step

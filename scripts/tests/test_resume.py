@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from trainer_fixtures import PairData, TinyClip, TinySimCLR, noise_views, one_thread, tiny_config
 
 from edgeclip_train.checkpoint import checkpoint_path, list_checkpoints, load_train_checkpoint
@@ -25,20 +26,28 @@ def _one_thread():
         yield
 
 
-def run(cfg, objective_cls, resume=None, stop_after=None, views=False):
+def run(cfg, objective_cls, resume=None, stop_after=None, views=None):
     seed_everything(cfg.seed)
     obj = objective_cls()
-    trainer = Trainer(cfg, obj, PairData(), make_views=noise_views if views else None)
+    gens = {}
+    make_views = None
+    if views == "global":
+        make_views = noise_views
+    elif views == "generator":  # a private generator, as an augmentation pipeline would hold
+        gens["augment"] = gen = torch.Generator().manual_seed(123)
+        make_views = lambda x: torch.stack([x + torch.randn(x.shape, generator=gen) for _ in range(2)])  # noqa: E731
+    trainer = Trainer(cfg, obj, PairData(), make_views=make_views, generators=gens)
     return trainer.fit(resume=resume, stop_after=stop_after)
 
 
-def test_stop_after_checkpoint_then_resume_matches_uninterrupted(tmp_path):
-    # views from the global RNG, dropout, accumulation and an epoch boundary (4 global batches per epoch)
+@pytest.mark.parametrize("views", ["global", "generator"])
+def test_stop_after_checkpoint_then_resume_matches_uninterrupted(tmp_path, views):
+    # views from a random generator, dropout, accumulation and an epoch boundary (4 global batches per epoch)
     kw = dict(steps=10, ckpt_every=3, grad_accum_steps=2)
-    full = run(tiny_config(str(tmp_path / "full"), **kw), TinySimCLR, views=True)
-    first = run(tiny_config(str(tmp_path / "cut"), **kw), TinySimCLR, stop_after=6, views=True)
+    full = run(tiny_config(str(tmp_path / "full"), **kw), TinySimCLR, views=views)
+    first = run(tiny_config(str(tmp_path / "cut"), **kw), TinySimCLR, stop_after=6, views=views)
     assert [r["loss"] for r in first] == [r["loss"] for r in full[:6]]
-    rest = run(tiny_config(str(tmp_path / "cut"), **kw), TinySimCLR, resume="auto", views=True)
+    rest = run(tiny_config(str(tmp_path / "cut"), **kw), TinySimCLR, resume="auto", views=views)
     assert [r["step"] for r in rest] == list(range(7, 11))
     assert [r["loss"] for r in rest] == [r["loss"] for r in full[6:]]
     assert [r["step"] for r in log_lines(tmp_path / "cut" / "metrics.jsonl")] == list(range(1, 11))
@@ -52,7 +61,7 @@ def test_checkpoint_holds_model_optimizer_position_and_rng(tmp_path):
     assert ck.trainer == {"step": 5, "samples_seen": 40, "world_size": 1, "epoch": 1, "batch_in_epoch": 1}
     assert int(ck.model["steps_done"]) == 5  # buffers too (after_step ran 5 times)
     assert float(ck.optimizer["state"][0]["step"]) == 5.0
-    assert set(ck.rng[0]) == {"python", "numpy", "torch", "cuda"} and ck.config["steps"] == 5
+    assert set(ck.rng[0]) == {"python", "numpy", "torch", "cuda", "generators"} and ck.config["steps"] == 5
 
 
 CHILD = """
