@@ -7,6 +7,9 @@
 // bytes), and test/setup-r2.ts copies them into env.MODELS before each test file. Keys: every
 // models/<id>/ package (as `npm run seed` does for wrangler dev) plus test/fixtures/tiny* under
 // "fixtures/<file>".
+// Generated packages too big to commit (.cache/models/<id>/, e.g. `npm run fixtures:openclip`) are served
+// by key but left out of the default listing, so setup-r2.ts does not copy hundreds of MB before every test
+// file; a test that needs one lists `GET /?prefix=<id>/` and copies it itself (test/openclip.test.ts).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
@@ -24,11 +27,18 @@ function seedFiles(): Map<string, string> {
   return files;
 }
 
+function generatedFiles(): Map<string, string> {
+  return new Map(modelPackageFiles(join(root, '.cache', 'models')).map(({ key, path }) => [key, path]));
+}
+
 async function serveTestFiles(request: Request): Promise<Response> {
   const files = seedFiles(); // re-listed per request so a regenerated package is picked up
-  const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
+  const url = new URL(request.url);
+  const key = decodeURIComponent(url.pathname.slice(1));
+  const prefix = url.searchParams.get('prefix');
+  if (key === '' && prefix) return Response.json([...generatedFiles().keys()].filter((k) => k.startsWith(prefix)));
   if (key === '') return Response.json([...files.keys()]);
-  const path = files.get(key);
+  const path = files.get(key) ?? generatedFiles().get(key);
   if (!path) return new Response('not found', { status: 404 });
   return new Response(readFileSync(path));
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 from torch import nn
@@ -22,14 +23,23 @@ def example_input(kind: str, image_size: int, context_length: int) -> torch.Tens
     return ids
 
 
-def export_tower(tower: nn.Module, kind: str, path: Path, image_size: int, context_length: int) -> None:
+def export_tower(
+    tower: nn.Module,
+    kind: str,
+    path: Path,
+    image_size: int,
+    context_length: int,
+    example: np.ndarray | None = None,
+) -> None:
+    """`example` (a batch of real inputs) replaces the default tracing input when given."""
     tower = tower.eval().cpu()
+    x = example_input(kind, image_size, context_length) if example is None else torch.from_numpy(example)
     name = INPUT_NAMES[kind]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter is chosen on purpose (dynamo=False)
         torch.onnx.export(
             tower,
-            (example_input(kind, image_size, context_length),),
+            (x,),
             str(path),
             dynamo=False,
             opset_version=OPSET,

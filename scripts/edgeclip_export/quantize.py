@@ -35,9 +35,9 @@ SCHEMES: dict[str, QuantScheme] = {
 _QTYPES = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
 
 
-def quantize_tower(kind: str, src: Path, dst: Path) -> dict[str, Any]:
+def quantize_tower(kind: str, src: Path, dst: Path, scheme: QuantScheme | None = None) -> dict[str, Any]:
     """Writes dst and returns the scheme, recorded in manifest.quantization.int8.<kind>."""
-    scheme = SCHEMES[kind]
+    scheme = scheme or SCHEMES[kind]
     quantize_dynamic(
         str(src),
         str(dst),

@@ -10,8 +10,12 @@ const fileRef = z.object({
 });
 const dim = z.union([z.literal('batch'), z.number().int().positive()]);
 
-export const DTYPES = ['fp32', 'int8'] as const;
+export const DTYPES = ['fp32', 'int8', 'fp16', 'int8_static', 'int8_weight'] as const;
 export type Dtype = (typeof DTYPES)[number];
+
+/** How a text longer than context_length is cut (FORMAT.md "Text path"). */
+export const TRUNCATIONS = ['right', 'right_keep_eos'] as const;
+export type Truncation = (typeof TRUNCATIONS)[number];
 
 const tower = <T extends 'float32' | 'int64'>(inputDtype: T) =>
   z.object({
@@ -45,7 +49,7 @@ export const manifestSchema = z.object({
       tokenizer: fileRef,
       context_length: z.number().int().positive(),
       pad_id: z.number().int().nonnegative(),
-      truncation: z.literal('right'),
+      truncation: z.enum(TRUNCATIONS),
     }),
   }),
   scoring: z.object({ logit_scale: z.number().positive(), logit_bias: z.number().nullable().optional() }),

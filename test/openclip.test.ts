@@ -1,0 +1,77 @@
+// An open_clip ViT-B-32 (random weights) exported by scripts/edgeclip_export/openclip.py and served from R2:
+// the service's embeddings of golden.json's texts and images match PyTorch's. The package (~750 MB) is not
+// committed; `npm run fixtures:openclip` writes it to .cache/models/ (npm test runs it first).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { wasmMemoryBytes } from '../src/backend';
+import { MODELS, env, worker } from './worker';
+
+const ID = 'openclip-vit-b-32';
+const files = (env as unknown as { TEST_FILES: Fetcher }).TEST_FILES;
+
+interface Golden {
+  texts: { text: string; input_ids: number[]; embedding: number[] }[];
+  images: { name: string; data: string; embedding: number[] }[];
+}
+let golden: Golden;
+
+async function copyPackage(): Promise<void> {
+  const keys = (await (await files.fetch(`http://test-files/?prefix=${ID}/`)).json()) as string[];
+  if (!keys.includes(`${ID}/manifest.json`)) {
+    throw new Error(`.cache/models/${ID} is missing: run \`npm run fixtures:openclip\` (npm test does) before vitest`);
+  }
+  for (const key of keys) {
+    const response = await files.fetch(`http://test-files/${encodeURIComponent(key)}`);
+    if (!response.ok) throw new Error(`TEST_FILES ${key}: ${response.status}`);
+    await MODELS.put(key, new Uint8Array(await response.arrayBuffer()));
+  }
+}
+
+function cosine(a: readonly number[], b: readonly number[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  a.forEach((x, i) => {
+    dot += x * b[i]!;
+    na += x * x;
+    nb += b[i]! * b[i]!;
+  });
+  return dot / Math.sqrt(na * nb);
+}
+
+async function embed(input: unknown[], dtype: string): Promise<number[][]> {
+  const response = await worker.fetch('http://edgeclip/v1/embeddings', {
+    method: 'POST',
+    body: JSON.stringify({ model: ID, dtype, input }),
+  });
+  const body = (await response.json()) as { data: { embedding: number[] }[] };
+  expect(response.status, JSON.stringify(body).slice(0, 300)).toBe(200);
+  return body.data.map((d) => d.embedding);
+}
+
+beforeAll(async () => {
+  const started = Date.now();
+  await copyPackage();
+  golden = (await (await MODELS.get(`${ID}/golden.json`))!.json()) as Golden;
+  console.log(`openclip: package copied into R2 in ${Date.now() - started} ms`);
+}, 600_000);
+
+describe(`open_clip ViT-B-32 served from R2 (${ID})`, () => {
+  // fp32 is the done-when bar (>= 0.999); dynamic int8 of a random-weight ViT is far less faithful.
+  for (const [dtype, minCosine] of [['fp32', 0.999], ['int8', 0.9]] as const) {
+    it(`${dtype}: golden texts and images match PyTorch (cosine >= ${minCosine})`, async () => {
+      const started = Date.now();
+      const texts = await embed(golden.texts.map((t) => t.text), dtype);
+      const loaded = Date.now();
+      const images = await embed(golden.images.map((img) => ({ image: img.data })), dtype);
+      const cos = [
+        ...texts.map((v, i) => cosine(v, golden.texts[i]!.embedding)),
+        ...images.map((v, i) => cosine(v, golden.images[i]!.embedding)),
+      ];
+      console.log(
+        `openclip ${dtype}: min cosine ${Math.min(...cos).toFixed(6)} (texts ${texts.length}, images ${images.length}); ` +
+          `load + texts ${loaded - started} ms, images ${Date.now() - loaded} ms; wasm memory ${(wasmMemoryBytes() / 2 ** 20).toFixed(0)} MiB`,
+      );
+      for (const c of cos) expect(c).toBeGreaterThanOrEqual(minCosine);
+    }, 600_000);
+  }
+});
