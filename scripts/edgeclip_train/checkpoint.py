@@ -5,7 +5,7 @@ Trainer checkpoint layout, one file `<out_dir>/checkpoints/step-XXXXXXXX.safeten
   tensors   model.<state_dict key>           objective.state_dict(): parameters and buffers (queues, EMA copies)
             optimizer.state.<i>.<key>        optimizer.state_dict()["state"] tensors (exp_avg, exp_avg_sq, step)
             rng.<rank>.torch                 torch CPU generator state
-            rng.<rank>.cuda.<device>         CUDA generator states (when CUDA is present)
+            rng.<rank>.cuda.0                the rank's current CUDA device generator (when CUDA is present)
             rng.<rank>.numpy                 numpy MT19937 key (int64)
             rng.<rank>.gen.<name>            named torch.Generators handed to the Trainer (e.g. augmentation)
   metadata  format        "edgeclip-train/1"
@@ -60,7 +60,8 @@ def capture_rng(generators: dict[str, torch.Generator] | None = None) -> dict[st
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # this rank's device only: get_rng_state_all() would open a context on every visible GPU under torchrun
+        "cuda": [torch.cuda.get_rng_state()] if torch.cuda.is_available() else [],
         "generators": {k: g.get_state() for k, g in (generators or {}).items()},
     }
 
@@ -70,7 +71,7 @@ def restore_rng(state: dict[str, Any], generators: dict[str, torch.Generator] | 
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"][: torch.cuda.device_count()])
+        torch.cuda.set_rng_state(state["cuda"][0])
     saved = state.get("generators", {})
     for name, gen in (generators or {}).items():
         if name not in saved:
