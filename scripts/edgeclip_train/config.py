@@ -324,3 +324,27 @@ def validate(cfg: RunConfig, world_size: int = 1) -> RunConfig:
     if p:
         raise ConfigError(p)
     return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m edgeclip_train.config run.json --set optim.lr=3e-4 --world-size 8`: print the resolved config,
+    or every problem with it (exit code 2)."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("config", nargs="?", default=None, help="JSON file; defaults when omitted")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--world-size", type=int, default=1)
+    a = ap.parse_args(argv)
+    try:
+        cfg = validate(load_config(a.config, a.overrides), a.world_size)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(json.dumps(cfg.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

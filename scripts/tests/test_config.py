@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edgeclip_train.config import ConfigError, RunConfig, apply_overrides, load_config, validate
+from edgeclip_train.config import ConfigError, RunConfig, apply_overrides, load_config, main, validate
 
 
 def test_defaults_are_valid_and_round_trip_through_json(tmp_path):
@@ -91,3 +91,11 @@ def test_overrides_do_not_mutate_their_input():
     d = RunConfig().to_dict()
     apply_overrides(d, ["optim.lr=1"])
     assert d["optim"]["lr"] == RunConfig().optim.lr
+
+
+def test_command_prints_the_config_or_every_problem(capsys):
+    assert main(["--set", "objective=simclr", "--set", "batch_size=16", "--world-size", "4"]) == 0
+    assert json.loads(capsys.readouterr().out)["objective"] == "simclr"
+    assert main(["--set", "objective=nope", "--set", "batch_size=6", "--world-size", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown objective 'nope'" in err and "batch_size 6 is not divisible" in err
