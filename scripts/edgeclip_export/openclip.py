@@ -42,10 +42,20 @@ GOLDEN_TEXTS = (
     "a photo of a cat",
     "A DIAGRAM, of two dogs; playing (in) the snow!!! 100% sure?",
     "naïve café — crème brûlée, 東京 and emoji 🙂👍",
-    "don’t “quote” me & tom's 3.14159",
+    "don’t “quote” me &amp; tom's 3.14159 ﬁne",
+    "全角：ＡＢＣ，１２３！",
     "   extra   spaces\tand\nnewlines   ",
     "a very long caption " + " ".join(f"word{i} and more" for i in range(40)),  # > 77 tokens: truncated
 )
+LIGATURES = [
+    ("\ufb00", "ff"),
+    ("\ufb01", "fi"),
+    ("\ufb02", "fl"),
+    ("\ufb03", "ffi"),
+    ("\ufb04", "ffl"),
+    ("\ufb05", "ſt"),
+    ("\ufb06", "st"),
+]
 # The dynamic int8 scheme for transformer towers: every MatMul with int8 weights (U8S8, fast in wasm), and the
 # text token embedding (Gather), which otherwise stays fp32 and is ~100 MB of ViT-B-32's text tower.
 OPENCLIP_INT8 = {
@@ -76,9 +86,10 @@ def default_bpe_path() -> Path:
 def clip_tokenizer(bpe_path: Path | None = None) -> Tokenizer:
     """CLIP's BPE as a Hugging Face tokenizer, with the vocabulary built exactly as open_clip builds it.
 
-    Normalizer: NFC, curly quotes to straight ones and the common HTML entities unescaped (parts of what
-    open_clip's ftfy.fix_text + html.unescape do), whitespace runs to one space, strip, lower-case.
-    Not reproduced: ftfy's mojibake repair, full-width and ligature folding, rarer HTML entities.
+    Normalizer: NFC, then the parts of open_clip's ftfy.fix_text + html.unescape that real captions hit:
+    curly quotes to straight ones, full-width ASCII and the ideographic space to ASCII, Latin ligatures split,
+    the common HTML entities unescaped; then whitespace runs to one space, strip, lower-case.
+    Not reproduced: ftfy's mojibake repair, half-width katakana/hangul, rarer HTML entities.
     """
     merges_txt = gzip.open(bpe_path or default_bpe_path()).read().decode("utf-8").split("\n")
     merges = [tuple(m.split()) for m in merges_txt[1 : 49152 - 256 - 2 + 1]]
@@ -101,6 +112,9 @@ def clip_tokenizer(bpe_path: Path | None = None) -> Tokenizer:
             normalizers.NFC(),
             normalizers.Replace(Regex("[\u02bc\u2018-\u201b]"), "'"),  # ftfy uncurl_quotes
             normalizers.Replace(Regex("[\u201c-\u201f]"), '"'),
+            *[normalizers.Replace(chr(c), chr(c - 0xFEE0)) for c in range(0xFF01, 0xFF5F)],  # ftfy character width
+            normalizers.Replace("\u3000", " "),
+            *[normalizers.Replace(a, b) for a, b in LIGATURES],
             *[normalizers.Replace(a, b) for a, b in entities + entities[-1:]],  # html.unescape, twice for &amp;
             normalizers.Replace(Regex(r"\s+"), " "),
             normalizers.Strip(),
@@ -114,7 +128,9 @@ def clip_tokenizer(bpe_path: Path | None = None) -> Tokenizer:
         ]
     )
     tok.decoder = decoders.ByteLevel()
-    tok.add_special_tokens([AddedToken(SOT, special=True, normalized=False), AddedToken(EOT, special=True, normalized=False)])
+    tok.add_special_tokens(
+        [AddedToken(SOT, special=True, normalized=False), AddedToken(EOT, special=True, normalized=False)]
+    )
     tok.post_processor = processors.TemplateProcessing(
         single=f"{SOT} $A {EOT}", pair=f"{SOT} $A {EOT} $B {EOT}", special_tokens=[(SOT, vocab[SOT]), (EOT, vocab[EOT])]
     )
@@ -182,7 +198,9 @@ def load_openclip(
         raise SystemExit(f"{arch}: preprocessing {cfg} is not expressible in FORMAT.md (shortest-edge bicubic only)")
     if getattr(model, "text_pool_type", "argmax") != "argmax":
         raise SystemExit(f"{arch}: text pooling {model.text_pool_type!r} is not supported (argmax/EOT only)")
-    pre = ImagePreprocess(shortest_edge=min(h, w), crop_height=h, crop_width=w, mean=tuple(cfg["mean"]), std=tuple(cfg["std"]))
+    pre = ImagePreprocess(
+        shortest_edge=min(h, w), crop_height=h, crop_width=w, mean=tuple(cfg["mean"]), std=tuple(cfg["std"])
+    )
     with torch.no_grad():
         dim = int(model.encode_text(torch.zeros(1, model.context_length, dtype=torch.long)).shape[-1])
     bias = getattr(model, "logit_bias", None)
@@ -293,7 +311,13 @@ def export_openclip(
         },
         "scoring": {"logit_scale": round(oc.logit_scale, 4), "logit_bias": oc.logit_bias},
         "zero_shot": {"templates": ["a photo of a {}."]},
-        "training": {"source": "open_clip", "arch": arch, "weights": source, "open_clip_version": _version()},
+        "training": {
+            "source": "open_clip",
+            "arch": arch,
+            "weights": source,
+            "open_clip_version": _version(),
+            "export_fingerprint": export_fingerprint(arch, checkpoint, seed, quantize),
+        },
         "parity": parity_report,
         "quantization": quantization,
     }
@@ -301,6 +325,18 @@ def export_openclip(
     timings["total_s"] = round(time.time() - t0, 1)
     manifest["_timings"] = timings
     return manifest
+
+
+def export_fingerprint(arch: str, checkpoint: Path | None, seed: int, quantize: bool) -> str:
+    """Changes whenever the exporter's code, the pins or the arguments change: --if-stale re-exports then."""
+    import hashlib
+
+    here = Path(__file__).parent
+    h = hashlib.sha256(json.dumps([arch, str(checkpoint), seed, quantize, _version()]).encode())
+    for name in ("openclip.py", "onnx_export.py", "quantize.py", "package.py", "runtime.py"):
+        h.update((here / name).read_bytes())
+    h.update((here.parent / "requirements.txt").read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _version() -> str:
@@ -318,9 +354,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-int8", action="store_true", help="fp32 towers only")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--if-stale", action="store_true", help="do nothing when --out holds this exporter's output")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     model_id = args.id or args.out.name
+    if args.if_stale and (args.out / "manifest.json").is_file():
+        have = json.loads((args.out / "manifest.json").read_text()).get("training", {}).get("export_fingerprint")
+        if have == export_fingerprint(args.arch, args.checkpoint, args.seed, not args.no_int8):
+            print(f"{args.out} is up to date (export fingerprint {have})")
+            return
+        print(f"{args.out} is stale: exporting again")
     manifest = export_openclip(args.arch, args.out, model_id, args.checkpoint, args.seed, quantize=not args.no_int8)
     summary = {
         "parity": manifest["parity"],
@@ -328,7 +371,10 @@ def main() -> None:
         "timings": manifest["_timings"],
     }
     print(json.dumps(summary, indent=2))
-    if manifest["parity"]["fp32"]["image"]["min_cosine"] < 0.999 or manifest["parity"]["fp32"]["text"]["min_cosine"] < 0.999:
+    if (
+        manifest["parity"]["fp32"]["image"]["min_cosine"] < 0.999
+        or manifest["parity"]["fp32"]["text"]["min_cosine"] < 0.999
+    ):
         print("fp32 ONNX does not match PyTorch (min cosine < 0.999)", file=sys.stderr)
         sys.exit(1)
 

@@ -69,8 +69,20 @@ def _inline_identity_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-# The output-channel axis of each op's weight (input 1): per-channel scales along it.
-WEIGHT_AXIS = {"MatMul": 1, "Conv": 0}
+# The output-channel axis of each op's weight (input 1): per-channel scales along it (Gemm: see _weight_axis).
+WEIGHT_AXIS = {"MatMul": 1, "Conv": 0, "Gemm": 1}
+
+
+def _with_gemm(op_types: tuple[str, ...]) -> tuple[str, ...]:
+    """A Linear on a 2-D input exports as Gemm; quantize_dynamic treats it as a MatMul, so the others do too."""
+    return op_types + ("Gemm",) if "MatMul" in op_types and "Gemm" not in op_types else op_types
+
+
+def _weight_axis(node: onnx.NodeProto) -> int:
+    if node.op_type == "Gemm":
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        return 0 if trans_b else 1
+    return WEIGHT_AXIS[node.op_type]
 
 
 def weight_only_int8(model: onnx.ModelProto, op_types: tuple[str, ...]) -> onnx.ModelProto:
@@ -83,7 +95,7 @@ def weight_only_int8(model: onnx.ModelProto, op_types: tuple[str, ...]) -> onnx.
     done: dict[str, str] = {}
     new_nodes: list[onnx.NodeProto] = []
     for node in graph.node:
-        axis = WEIGHT_AXIS.get(node.op_type) if node.op_type in op_types else None
+        axis = _weight_axis(node) if node.op_type in op_types and node.op_type in WEIGHT_AXIS else None
         name = node.input[1] if axis is not None and len(node.input) > 1 else ""
         if name not in inits or inits[name].data_type != onnx.TensorProto.FLOAT or len(inits[name].dims) < 2:
             continue
@@ -160,7 +172,7 @@ def make_variant(
                 str(dst),
                 ArrayCalibrationReader(input_name, calibration),
                 quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=list(scheme.op_types),
+                op_types_to_quantize=list(_with_gemm(scheme.op_types)),
                 per_channel=False,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
@@ -174,11 +186,17 @@ def make_variant(
             "method": "static_qdq",
             "weight_type": "int8",
             "activation_type": "uint8",
-            "op_types": list(scheme.op_types),
+            "op_types": list(_with_gemm(scheme.op_types)),
             "calibration": {"method": "minmax", "inputs": int(len(calibration))},
         }
     if variant == "int8_weight":
-        onnx.save(weight_only_int8(onnx.load(str(src)), scheme.op_types), str(dst))
-        return {"method": "weight_only_qdq", "weight_type": "int8", "symmetric": True, "per_channel": True,
-                "op_types": [op for op in scheme.op_types if op in WEIGHT_AXIS]}
+        op_types = _with_gemm(scheme.op_types)
+        onnx.save(weight_only_int8(onnx.load(str(src)), op_types), str(dst))
+        return {
+            "method": "weight_only_qdq",
+            "weight_type": "int8",
+            "symmetric": True,
+            "per_channel": True,
+            "op_types": [op for op in op_types if op in WEIGHT_AXIS],
+        }
     raise ValueError(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")

@@ -30,7 +30,10 @@ def towers(tmp_path_factory: pytest.TempPathFactory, tiny_model: CLIPModel, toke
     def inputs(seed: int, n: int) -> dict[str, np.ndarray]:
         samples = data.generate(n, seed, data.train_combos())
         pix = normalize(np.stack([resize_and_crop(data.render(s), pre) for s in samples]), pre)
-        return {"image": pix, "text": encode_ids(tokenizer, data.captions(samples, seed), cfg.context_length, cfg.pad_id)}
+        return {
+            "image": pix,
+            "text": encode_ids(tokenizer, data.captions(samples, seed), cfg.context_length, cfg.pad_id),
+        }
 
     torch.manual_seed(0)
     fp32 = {}
