@@ -87,7 +87,9 @@ def shapes_report(checkpoint: Path, work: Path, variants: tuple[str, ...], runs:
     from .fixture import heldout_pngs
 
     model, tok, ckpt = load_checkpoint(checkpoint)
-    cfg, pre, seed = model.cfg, preprocess_of(ckpt), int(ckpt["train_config"]["seed"])
+    # The seed sits under "train_config" (checkpoint.pt) or "config" (a run directory's results).
+    cfg, pre = model.cfg, preprocess_of(ckpt)
+    seed = int((ckpt.get("train_config") or ckpt["config"])["seed"])
     heldout = dict(zip(("image", "text"), parity_inputs(seed, pre, tok, cfg.context_length, cfg.pad_id), strict=True))
     calib_samples = data.generate(128, seed + 4000, data.train_combos())
     calibration = {
@@ -160,7 +162,7 @@ def print_table(report: dict[str, Any]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", type=Path, help="an edgeclip_train checkpoint.pt")
+    src.add_argument("--checkpoint", type=Path, help="an edgeclip_train checkpoint, as edgeclip_export.build takes it")
     src.add_argument("--openclip", metavar="ARCH", help="an open_clip architecture, e.g. ViT-B-32")
     ap.add_argument("--openclip-checkpoint", type=Path, default=None, help="open_clip weights (random if absent)")
     ap.add_argument("--variants", default=",".join(VARIANTS))
