@@ -24,6 +24,7 @@ from .tokenizer import encode_ids
 INT8_SCHEMES = {
     "int8": QuantScheme(weight_type="int8", op_types=("MatMul",)),
     "int8_gather": QuantScheme(weight_type="int8", op_types=("MatMul", "Gather")),
+    "int8_gather_per_channel": QuantScheme(weight_type="int8", op_types=("MatMul", "Gather"), per_channel=True),
 }
 
 
