@@ -196,8 +196,10 @@ def load_openclip(
     h, w = cfg["size"] if isinstance(cfg["size"], tuple | list) else (cfg["size"], cfg["size"])
     if cfg.get("resize_mode", "shortest") != "shortest" or cfg.get("interpolation", "bicubic") != "bicubic":
         raise SystemExit(f"{arch}: preprocessing {cfg} is not expressible in FORMAT.md (shortest-edge bicubic only)")
-    if getattr(model, "text_pool_type", "argmax") != "argmax":
-        raise SystemExit(f"{arch}: text pooling {model.text_pool_type!r} is not supported (argmax/EOT only)")
+    # CLIP keeps the text tower's pooling on the model; CustomTextCLIP (MobileCLIP, SigLIP) on model.text.
+    pool = getattr(model, "text_pool_type", None) or getattr(getattr(model, "text", None), "pool_type", None)
+    if pool != "argmax":
+        raise SystemExit(f"{arch}: text pooling {pool!r} is not supported (argmax at the end token only)")
     pre = ImagePreprocess(
         shortest_edge=min(h, w), crop_height=h, crop_width=w, mean=tuple(cfg["mean"]), std=tuple(cfg["std"])
     )
