@@ -1,8 +1,9 @@
-"""Checkpoint -> models/<id>/ (ONNX fp32 + int8, tokenizer, golden, manifest) + the held-out fixture.
+"""Trained run -> models/<id>/ (ONNX fp32 + int8, tokenizer, golden, manifest) + the held-out fixture.
 
-Usage (from scripts/):
-  ../.venv/bin/python -m edgeclip_export.build --checkpoint ../runs/shapes-clip-s/checkpoint.pt \
+Usage (from scripts/), after `python -m edgeclip_train.run configs/shapes-clip.json --set out_dir=<run dir>`:
+  ../.venv/bin/python -m edgeclip_export.build --checkpoint ../runs/shapes-clip-s \
       --out ../models/shapes-clip-s --fixture ../test/fixtures/heldout-shapes-clip-s.json
+`--checkpoint` is the run directory (its newest checkpoint) or one checkpoints/step-*.safetensors in it.
 Exits 1 when a target is missed (zero-shot top-1 >= 0.90 on every backend, int8 mean cosine >= 0.99 per tower).
 """
 
@@ -51,8 +52,9 @@ def parity_inputs(
 
 
 def export_package(checkpoint: Path, out_dir: Path, fixture_path: Path, model_id: str) -> dict[str, Any]:
-    model, tok, ckpt = load_checkpoint(checkpoint)
-    cfg, pre, seed = model.cfg, preprocess_of(ckpt), int(ckpt["train_config"]["seed"])
+    model, tok, run = load_checkpoint(checkpoint)
+    cfg, pre, run_cfg = model.cfg, preprocess_of(run), run["config"]
+    seed = int(run_cfg["seed"])
     out_dir.mkdir(parents=True, exist_ok=True)
 
     towers: dict[str, dict[str, OnnxTower]] = {}
@@ -88,25 +90,27 @@ def export_package(checkpoint: Path, out_dir: Path, fixture_path: Path, model_id
         clf = zero_shot_classifier(emb_t, tok, labels, ZERO_SHOT_TEMPLATES, cfg.context_length, cfg.pad_id)
         top1s[name] = round(top1(emb_i(held_pix), clf, targets), 4)
 
-    metrics = dict(ckpt["metrics"])
+    metrics = dict(run["metrics"])
     metrics["zero_shot_top1"] = top1s
-    tcfg = ckpt["train_config"]
     training = {
-        "objective": tcfg["objective"],
+        "objective": run_cfg["objective"],
+        "pipeline": "edgeclip_train.run (generic Trainer, objectives.build_objective_from_config)",
         "data": {
             "generator": "edgeclip_train.data (synthetic shapes)",
-            "train_images": tcfg["train_images"],
+            "train_images": run["train_samples"],
             "image_size": [data.CANVAS, data.CANVAS],
             "colours": list(data.COLOURS),
             "shapes": list(data.SHAPES),
             "heldout_combinations": labels,
             "zero_shot_eval_images": len(samples),
         },
-        "steps": tcfg["steps"],
-        "batch_size": tcfg["batch_size"],
+        "steps": run_cfg["steps"],
+        "batch_size": run_cfg["batch_size"],
+        "optim": run_cfg["optim"],
         "seed": seed,
-        "device": ckpt["device"],
-        "train_seconds": round(float(ckpt["train_seconds"]), 1),
+        "device": run["device"],
+        "world_size": run["world_size"],
+        "train_seconds": round(float(run["train_seconds"]), 1),
         "metrics": metrics,
     }
     write_golden(out_dir / "golden.json", model_id, model, tok, pre)
@@ -141,7 +145,7 @@ def missed_targets(manifest: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", type=Path, default=Path("../runs/shapes-clip-s/checkpoint.pt"))
+    ap.add_argument("--checkpoint", type=Path, default=Path("../runs/shapes-clip-s"), help="run dir or step file")
     ap.add_argument("--out", type=Path, default=Path("../models/shapes-clip-s"))
     ap.add_argument("--fixture", type=Path, default=Path("../test/fixtures/heldout-shapes-clip-s.json"))
     ap.add_argument("--id", default="shapes-clip-s")

@@ -1,5 +1,5 @@
-"""Checkpoints: the CLIP checkpoint of edgeclip_train.train (torch.save, read by the export), and the trainer's
-resumable safetensors checkpoints (model + optimizer + step + data position + every rank's RNG states).
+"""Checkpoints: the trainer's resumable safetensors checkpoints (model + optimizer + step + data position + every
+rank's RNG states), and reading a finished image-text run back as a `models.CLIPModel` for evaluation and export.
 
 Trainer checkpoint layout, one file `<out_dir>/checkpoints/step-XXXXXXXX.safetensors`:
   tensors   model.<state_dict key>           objective.state_dict(): parameters and buffers (queues, EMA copies)
@@ -13,6 +13,7 @@ Trainer checkpoint layout, one file `<out_dir>/checkpoints/step-XXXXXXXX.safeten
             optimizer     JSON {param_groups, non-tensor state}
             rng           JSON [{python: random.getstate(), numpy: {pos, has_gauss, gauss}}] per rank
             config        JSON RunConfig.to_dict()
+A run directory (`edgeclip_train.run`) adds tokenizer.json and results.json (metrics, preprocess, train time).
 """
 
 from __future__ import annotations
@@ -39,16 +40,55 @@ def _tuples(d: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
+def clip_model_from_run(cfg: Any, state: dict[str, torch.Tensor]) -> CLIPModel:
+    """The `models.CLIPModel` of a "clip" run with the CNN image encoder (`cfg` shaped like `config.RunConfig`):
+    the clip objective's state dict has CLIPModel's names, so it loads strictly."""
+    e = cfg.encoder
+    if e.image != "cnn":
+        raise ValueError(f"only CNN image towers read back as models.CLIPModel, this run has {e.image!r}")
+    # the channel ladder of objectives.build_objective_from_config
+    channels = tuple(max(8, e.image_width // 2 ** (e.image_layers - 1 - i)) for i in range(e.image_layers))
+    mcfg = ModelConfig(
+        embed_dim=e.embed_dim,
+        image_size=e.image_size,
+        image_channels=channels,
+        vocab_size=e.vocab_size,
+        context_length=e.context_length,
+        text_width=e.text_width,
+        text_layers=e.text_layers,
+        text_heads=e.text_heads,
+        proj_hidden=e.proj_hidden,
+    )
+    model = CLIPModel(mcfg)
+    model.load_state_dict({k: v for k, v in state.items() if k != "logit_bias"})
+    return model.eval()
+
+
 def load_checkpoint(path: Path) -> tuple[CLIPModel, Tokenizer, dict[str, Any]]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model = CLIPModel(ModelConfig(**_tuples(ckpt["model_config"])))
-    model.load_state_dict(ckpt["state_dict"])
-    model.eval()
-    return model, Tokenizer.from_str(ckpt["tokenizer_json"]), ckpt
+    """A finished image-text run: `path` is its out_dir (newest checkpoint) or one step-*.safetensors in it.
+
+    Returns (model, tokenizer, info): info holds "config" (RunConfig dict), "preprocess", "metrics",
+    "train_seconds", "device", "train_samples" from the run's results.json.
+    """
+    from .config import config_from_dict
+
+    path = Path(path)
+    run_dir = path if path.is_dir() else path.parent.parent
+    ckpt = latest_checkpoint(run_dir) if path.is_dir() else path
+    if ckpt is None:
+        raise FileNotFoundError(f"{run_dir}: no checkpoints/step-*.safetensors")
+    with safe_open(str(ckpt), framework="pt", device="cpu") as f:
+        config = json.loads((f.metadata() or {})["config"])
+    cfg = config_from_dict(config)
+    model = clip_model_from_run(cfg, load_model_state(ckpt))
+    tok = Tokenizer.from_file(str(run_dir / "tokenizer.json"))
+    results = json.loads((run_dir / "results.json").read_text())["meta"]
+    info = {"config": config, "checkpoint": str(ckpt), **results}
+    return model, tok, info
 
 
-def preprocess_of(ckpt: dict[str, Any]) -> ImagePreprocess:
-    return ImagePreprocess(**_tuples(ckpt["train_config"]["preprocess"]))
+def preprocess_of(info: dict[str, Any]) -> ImagePreprocess:
+    return ImagePreprocess(**_tuples(info["preprocess"]))
 
 
 # ---------------------------------------------------------------- RNG states

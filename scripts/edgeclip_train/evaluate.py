@@ -1,6 +1,6 @@
 """Zero-shot top-1 on held-out (colour, shape) combinations with template ensembles, and retrieval recall@K.
 
-Usage (from scripts/):  ../.venv/bin/python -m edgeclip_train.evaluate --checkpoint ../runs/shapes-clip-s/checkpoint.pt
+Usage (from scripts/):  ../.venv/bin/python -m edgeclip_train.evaluate --checkpoint ../runs/shapes-clip-s   (a run dir)
 """
 
 from __future__ import annotations
@@ -134,10 +134,10 @@ def main() -> None:
     from .checkpoint import load_checkpoint, preprocess_of
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", type=Path, default=Path("../runs/shapes-clip-s/checkpoint.pt"))
+    ap.add_argument("--checkpoint", type=Path, default=Path("../runs/shapes-clip-s"), help="run dir or step file")
     args = ap.parse_args()
-    model, tok, ckpt = load_checkpoint(args.checkpoint)
-    print(json.dumps(evaluate(model, tok, ckpt["train_config"]["seed"], preprocess_of(ckpt)), indent=2))
+    model, tok, run = load_checkpoint(args.checkpoint)
+    print(json.dumps(evaluate(model, tok, run["config"]["seed"], preprocess_of(run)), indent=2))
 
 
 if __name__ == "__main__":

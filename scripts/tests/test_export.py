@@ -16,10 +16,12 @@ from edgeclip_export.onnx_export import export_tower
 from edgeclip_export.quantize import quantize_tower
 from edgeclip_export.runtime import OnnxTower, cosines
 from edgeclip_train import data
+from edgeclip_train.checkpoint import checkpoint_path, load_checkpoint, save_train_checkpoint
+from edgeclip_train.config import RunConfig
 from edgeclip_train.models import CLIPModel
+from edgeclip_train.objectives import build_objective_from_config
 from edgeclip_train.preprocess import ImagePreprocess, pixel_values_from_bytes
 from edgeclip_train.tokenizer import encode_ids
-from edgeclip_train.train import TrainConfig
 
 
 def _inputs(model: CLIPModel, tok: Tokenizer, n: int) -> dict[str, np.ndarray]:
@@ -45,19 +47,33 @@ def test_onnx_parity_fp32_and_int8(tiny_model: CLIPModel, tokenizer: Tokenizer, 
     assert np.allclose(np.linalg.norm(OnnxTower(fp32)(x), axis=1), 1.0, atol=1e-5)  # L2 norm is inside the graph
 
 
-def test_package_files_match_manifest(tiny_model: CLIPModel, tokenizer: Tokenizer, tmp_path: Path) -> None:
-    ckpt = {
-        "train_config": dataclasses.asdict(TrainConfig()),
-        "model_config": dataclasses.asdict(tiny_model.cfg),
-        "state_dict": tiny_model.state_dict(),
-        "tokenizer_json": tokenizer.to_str(),
-        "metrics": {"recall": {}},
-        "train_seconds": 0.0,
-        "device": "cpu",
-    }
-    torch.save(ckpt, tmp_path / "checkpoint.pt")
+def _tiny_run(run_dir: Path, tokenizer: Tokenizer) -> CLIPModel:
+    """A run directory as edgeclip_train.run leaves it: checkpoint, tokenizer.json, results.json."""
+    cfg = RunConfig(objective="clip", out_dir=str(run_dir))
+    cfg.encoder = dataclasses.replace(
+        cfg.encoder, image_width=32, vocab_size=tokenizer.get_vocab_size(), context_length=16, text_width=32,
+        text_layers=1, text_heads=2, proj_hidden=32, embed_dim=16,
+    )
+    torch.manual_seed(0)
+    objective = build_objective_from_config(cfg).eval()
+    save_train_checkpoint(
+        checkpoint_path(run_dir, 1), objective.state_dict(), {"state": {}, "param_groups": []}, {}, [], cfg.to_dict()
+    )
+    tokenizer.save(str(run_dir / "tokenizer.json"))
+    meta = {"metrics": {"recall": {}}, "train_seconds": 0.0, "device": "cpu", "world_size": 1,
+            "train_samples": 0, "preprocess": dataclasses.asdict(ImagePreprocess())}
+    (run_dir / "results.json").write_text(json.dumps({"rows": [], "meta": meta}))
+    model, _, _ = load_checkpoint(run_dir)
+    with torch.no_grad():  # the read-back model is the objective's image and text towers
+        x = torch.randn(2, 3, 64, 64)
+        assert torch.allclose(model.image(x), objective.embed_images(x))
+    return model
+
+
+def test_package_files_match_manifest(tokenizer: Tokenizer, tmp_path: Path) -> None:
+    tiny_model = _tiny_run(tmp_path / "run", tokenizer)
     out, fixture = tmp_path / "tiny", tmp_path / "heldout-tiny.json"
-    manifest = export_package(tmp_path / "checkpoint.pt", out, fixture, "tiny")
+    manifest = export_package(tmp_path / "run", out, fixture, "tiny")
 
     written = json.loads((out / "manifest.json").read_text())
     assert written == manifest and written["format"] == "edgeclip-model/1" and written["id"] == "tiny"
