@@ -32,7 +32,7 @@ from edgeclip_train.preprocess import ImagePreprocess, pixel_values_from_bytes
 
 from .onnx_export import export_tower
 from .package import FORMAT, f32_list, file_entry, golden_image_files, write_manifest
-from .quantize import QuantScheme, quantize_tower
+from .quantize import SCHEMES, QuantScheme, quantize_tower
 from .runtime import OnnxTower, parity
 
 SOT, EOT = "<start_of_text>", "<end_of_text>"
@@ -58,10 +58,19 @@ LIGATURES = [
 ]
 # The dynamic int8 scheme for transformer towers: every MatMul with int8 weights (U8S8, fast in wasm), and the
 # text token embedding (Gather), which otherwise stays fp32 and is ~100 MB of ViT-B-32's text tower.
+# Convolutional image towers (MobileCLIP's FastViT/MCi) use quantize.py's image scheme instead: uint8 weights,
+# Conv included (int8-weight ConvInteger is 5.6x slower than fp32 in wasm, DESIGN.md).
 OPENCLIP_INT8 = {
     "image": QuantScheme(weight_type="int8", op_types=("MatMul",)),
     "text": QuantScheme(weight_type="int8", op_types=("MatMul", "Gather")),
+    "conv_image": SCHEMES["image"],
 }
+
+
+def int8_scheme(model: nn.Module, kind: str) -> QuantScheme:
+    if kind == "image" and type(model.visual).__name__ != "VisionTransformer":
+        return OPENCLIP_INT8["conv_image"]
+    return OPENCLIP_INT8[kind]
 
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -257,7 +266,9 @@ def export_openclip(
         timings[f"export_{kind}_s"] = round(time.time() - t, 1)
         if quantize:
             t = time.time()
-            quantization["int8"][kind] = quantize_tower(kind, fp32, out_dir / f"{kind}_int8.onnx", OPENCLIP_INT8[kind])
+            quantization["int8"][kind] = quantize_tower(
+                kind, fp32, out_dir / f"{kind}_int8.onnx", int8_scheme(oc.model, kind)
+            )
             timings[f"quantize_{kind}_s"] = round(time.time() - t, 1)
         x, ref = refs[kind]
         for d in dtypes:

@@ -122,7 +122,7 @@ def openclip_report(
     from edgeclip_train import data
     from edgeclip_train.preprocess import normalize, resize_and_crop
 
-    from .openclip import OPENCLIP_INT8, ImageTower, TextTower, clip_tokenizer, encode_keep_eos, load_openclip
+    from .openclip import ImageTower, TextTower, clip_tokenizer, encode_keep_eos, int8_scheme, load_openclip
 
     oc = load_openclip(arch, checkpoint)
     tok = clip_tokenizer()
@@ -139,7 +139,7 @@ def openclip_report(
         fp32 = work / f"{kind}_fp32_src.onnx"
         export_tower(tower, kind, fp32, oc.pre.crop_height, oc.context_length, example=heldout[kind][:2])
         out[kind] = tower_report(
-            kind, fp32, work, calibration[kind], heldout[kind], OPENCLIP_INT8[kind], variants, runs, None
+            kind, fp32, work, calibration[kind], heldout[kind], int8_scheme(oc.model, kind), variants, runs, None
         )
         fp32.unlink()
     return out
