@@ -1,7 +1,7 @@
 """Per tower and per numeric variant (variants.py): file size, cosine to fp32, zero-shot top-1, ORT CPU latency.
 
 Usage (from scripts/):
-  ../.venv/bin/python -m edgeclip_export.quant_report --checkpoint ../runs/shapes-clip-s/checkpoint.pt
+  ../.venv/bin/python -m edgeclip_export.quant_report --checkpoint ../runs/shapes-clip-s   (a run directory)
   ../.venv/bin/python -m edgeclip_export.quant_report --openclip ViT-B-32 [--openclip-checkpoint file.pt]
 
 Cosines are over held-out inputs that calibration never saw, one input per run as the service runs them.

@@ -5,7 +5,7 @@ embeddings across ranks first (`distributed.gather_keep_local_grad`), so CLIP, S
 see the whole global batch as rows AND columns (open_clip's `local_loss=False`): the loss value is the
 global-batch loss on every rank, and the objectives pass the local embeddings through `scale_grad_by_world`
 before gathering, which makes DDP's gradient average exact (tested with 2 gloo ranks).
-`build_loss` keeps the name-based entry point of `train.py` (`clip-infonce`).
+`build_loss` keeps the old name-based entry point (`clip-infonce`); training picks objectives by config.
 """
 
 from __future__ import annotations
