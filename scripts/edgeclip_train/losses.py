@@ -5,7 +5,7 @@ embeddings across ranks first (`distributed.gather_keep_local_grad`), so CLIP, S
 see the whole global batch as rows AND columns (open_clip's `local_loss=False`): the loss value is the
 global-batch loss on every rank, and the objectives pass the local embeddings through `scale_grad_by_world`
 before gathering, which makes DDP's gradient average exact (tested with 2 gloo ranks).
-`build_loss` keeps the old name-based entry point (`clip-infonce`); training picks objectives by config.
+Objectives (and so losses) are picked by the config field `objective`: see `objectives.build_objective`.
 """
 
 from __future__ import annotations
@@ -181,12 +181,3 @@ class BatchHardTripletLoss(nn.Module):
         valid = pos.any(1) & neg.any(1)
         _check(bool(valid.any()), "triplet loss needs at least one anchor with a positive and a negative in the batch")
         return F.relu(hardest_pos - hardest_neg + self.margin)[valid].mean()
-
-
-LOSSES: dict[str, type[nn.Module]] = {"clip-infonce": ClipInfoNCE}
-
-
-def build_loss(objective: str) -> nn.Module:
-    if objective not in LOSSES:
-        raise ValueError(f"unknown objective {objective!r}; known: {sorted(LOSSES)}")
-    return LOSSES[objective]()
