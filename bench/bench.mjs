@@ -54,6 +54,17 @@ async function latencies(workload) {
   });
 }
 
+/** p50 of GET /v1/runtime (no model work): what wrangler dev and HTTP add to every row above. */
+async function requestFloor() {
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    await (await fetch(`${BASE}/v1/runtime`)).arrayBuffer();
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
 async function wasmMemory(after) {
   const runtime = await (await fetch(`${BASE}/v1/runtime`)).json();
   return { after, models: runtime.models_loaded.join(' '), mib: runtime.wasm_memory_bytes / 2 ** 20 };
@@ -90,10 +101,12 @@ async function main() {
     }
     const rows = [];
     for (const w of workloads) rows.push(...(await latencies(w)));
+    const floor = await requestFloor();
     console.log(`\nedgeclip bench: model ${MODEL}, int8 and fp32 requests alternating, ${RUNS} of each per row after ${WARMUP} warm-up pairs, wrangler dev (workerd), 1 ORT thread\n`);
     console.log('| dtype | workload | p50 ms | p99 ms |');
     console.log('|---|---|---|---|');
     for (const r of rows) console.log(`| ${r.dtype} | ${r.workload} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
+    console.log(`\nrequest floor (GET /v1/runtime, no model work) p50: ${floor.toFixed(2)} ms`);
     console.log('\n| workload | fp32 p50 / int8 p50 |');
     console.log('|---|---|');
     for (const w of workloads) {
