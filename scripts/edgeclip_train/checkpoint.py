@@ -32,7 +32,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
-from .models import CLIPModel, ModelConfig
+from .models import CLIPModel
+from .objectives import clip_model_config
 from .preprocess import ImagePreprocess
 
 
@@ -46,19 +47,7 @@ def clip_model_from_run(cfg: Any, state: dict[str, torch.Tensor]) -> CLIPModel:
     e = cfg.encoder
     if e.image != "cnn":
         raise ValueError(f"only CNN image towers read back as models.CLIPModel, this run has {e.image!r}")
-    # the channel ladder of objectives.build_objective_from_config
-    channels = tuple(max(8, e.image_width // 2 ** (e.image_layers - 1 - i)) for i in range(e.image_layers))
-    mcfg = ModelConfig(
-        embed_dim=e.embed_dim,
-        image_size=e.image_size,
-        image_channels=channels,
-        vocab_size=e.vocab_size,
-        context_length=e.context_length,
-        text_width=e.text_width,
-        text_layers=e.text_layers,
-        text_heads=e.text_heads,
-        proj_hidden=e.proj_hidden,
-    )
+    mcfg = clip_model_config(e)
     model = CLIPModel(mcfg)
     model.load_state_dict({k: v for k, v in state.items() if k != "logit_bias"})
     return model.eval()
@@ -228,12 +217,12 @@ def load_train_checkpoint(path: str | Path) -> TrainCheckpoint:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: not a trainer checkpoint (format {meta.get('format')!r}, want {FORMAT!r})")
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    model = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     opt_meta = json.loads(meta["optimizer"])
     state: dict[int, dict[str, Any]] = {}
     for k, v in tensors.items():
         if k.startswith("optimizer.state."):
-            idx, name = k[len("optimizer.state."):].split(".", 1)
+            idx, name = k[len("optimizer.state.") :].split(".", 1)
             state.setdefault(int(idx), {})[name] = v
     for idx, kv in opt_meta["extra"].items():
         state.setdefault(int(idx), {}).update(kv)
@@ -250,4 +239,4 @@ def load_train_checkpoint(path: str | Path) -> TrainCheckpoint:
 def load_model_state(path: str | Path) -> dict[str, torch.Tensor]:
     """Only the objective's state_dict from a trainer checkpoint (evaluation, export)."""
     with safe_open(str(path), framework="pt", device="cpu") as f:
-        return {k[len("model."):]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}
+        return {k[len("model.") :]: f.get_tensor(k) for k in f.keys() if k.startswith("model.")}

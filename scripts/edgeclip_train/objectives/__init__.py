@@ -96,9 +96,35 @@ __all__ = [
     "TripletObjective",
     "build_objective",
     "build_objective_from_config",
+    "clip_model_config",
+    "cnn_channels",
     "load_tower",
     "objective_options",
 ]
+
+
+def cnn_channels(image_width: int, image_layers: int) -> tuple[int, ...]:
+    """The CNN channel ladder of a run config: doubling up to `image_width` over `image_layers` stages."""
+    return tuple(max(8, image_width // 2 ** (image_layers - 1 - i)) for i in range(image_layers))
+
+
+def clip_model_config(e: Any) -> ModelConfig:
+    """`models.ModelConfig` for a run config's flat `encoder` section (text fields; image fields when CNN)."""
+    image = (
+        {"image_size": e.image_size, "image_channels": cnn_channels(e.image_width, e.image_layers)}
+        if e.image == "cnn"
+        else {}
+    )
+    return ModelConfig(
+        vocab_size=e.vocab_size,
+        context_length=e.context_length,
+        text_width=e.text_width,
+        text_layers=e.text_layers,
+        text_heads=e.text_heads,
+        proj_hidden=e.proj_hidden,
+        embed_dim=e.embed_dim,
+        **image,
+    )
 
 
 def build_objective_from_config(cfg: Any) -> ObjectiveBase:
@@ -106,8 +132,9 @@ def build_objective_from_config(cfg: Any) -> ObjectiveBase:
     does not depend on the config module): `objective`, `objective_args` and the flat `encoder` section."""
     e = cfg.encoder
     if e.image == "cnn":
-        channels = tuple(max(8, e.image_width // 2 ** (e.image_layers - 1 - i)) for i in range(e.image_layers))
-        encoder = EncoderConfig(kind="cnn", image_size=e.image_size, channels=channels)
+        encoder = EncoderConfig(
+            kind="cnn", image_size=e.image_size, channels=cnn_channels(e.image_width, e.image_layers)
+        )
     else:
         encoder = EncoderConfig(
             kind=e.image,
@@ -119,15 +146,7 @@ def build_objective_from_config(cfg: Any) -> ObjectiveBase:
             pool="cls",
         )
     head = HeadConfig(hidden=e.proj_hidden, out=e.embed_dim)
-    text = ModelConfig(
-        vocab_size=e.vocab_size,
-        context_length=e.context_length,
-        text_width=e.text_width,
-        text_layers=e.text_layers,
-        text_heads=e.text_heads,
-        proj_hidden=e.proj_hidden,
-        embed_dim=e.embed_dim,
-    )
+    text = clip_model_config(e)
     image_tower = build_image_embedder(encoder, head)
     if e.pretrained_image:
         load_tower(image_tower, e.pretrained_image, "image.")
