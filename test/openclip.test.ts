@@ -3,6 +3,7 @@
 // committed; `npm run fixtures:openclip` writes it to .cache/models/ (npm test runs it first).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wasmMemoryBytes } from '../src/backend';
+import { cosine } from '../src/math';
 import { TextTokenizer } from '../src/preprocess/text';
 import shapesTokenizer from '../models/shapes-clip-s/tokenizer.json';
 import { MODELS, env, worker } from './worker';
@@ -26,18 +27,6 @@ async function copyPackage(): Promise<void> {
     if (!response.ok) throw new Error(`TEST_FILES ${key}: ${response.status}`);
     await MODELS.put(key, new Uint8Array(await response.arrayBuffer()));
   }
-}
-
-function cosine(a: readonly number[], b: readonly number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  a.forEach((x, i) => {
-    dot += x * b[i]!;
-    na += x * x;
-    nb += b[i]! * b[i]!;
-  });
-  return dot / Math.sqrt(na * nb);
 }
 
 async function embed(input: unknown[], dtype: string): Promise<number[][]> {
@@ -90,8 +79,8 @@ describe(`open_clip ViT-B-32 served from R2 (${ID})`, () => {
       const loaded = Date.now();
       const images = await embed(golden.images.map((img) => ({ image: img.data })), dtype);
       const cos = [
-        ...texts.map((v, i) => cosine(v, golden.texts[i]!.embedding)),
-        ...images.map((v, i) => cosine(v, golden.images[i]!.embedding)),
+        ...texts.map((v, i) => cosine(Float32Array.from(v), Float32Array.from(golden.texts[i]!.embedding))),
+        ...images.map((v, i) => cosine(Float32Array.from(v), Float32Array.from(golden.images[i]!.embedding))),
       ];
       console.log(
         `openclip ${dtype}: min cosine ${Math.min(...cos).toFixed(6)} (texts ${texts.length}, images ${images.length}); ` +
