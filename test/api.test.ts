@@ -182,7 +182,7 @@ describe('models, health and unknown routes', () => {
   it('reports health of the default model', async () => {
     const response = await worker.fetch('http://edgeclip/health');
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok', model: manifest.id, dtype: manifest.default_dtype });
+    expect(await response.json()).toMatchObject({ status: 'ok', model: manifest.id, dtypes: { image: manifest.default_dtype, text: manifest.default_dtype } });
   });
 
   it('answers 404 with the envelope for unknown routes', async () => {
@@ -194,6 +194,16 @@ describe('missing and corrupt models', () => {
   const request = (model?: string) =>
     new Request('http://edgeclip/v1/embeddings', { method: 'POST', body: JSON.stringify({ input: 'a red circle', ...(model ? { model } : {}) }) });
 
+  /** Copies the default package to `id` in R2, with manifest fields overridden. */
+  async function copyPackage(id: string, overrides: Record<string, unknown> = {}): Promise<void> {
+    const files = (await MODELS.list({ prefix: `${manifest.id}/` })).objects.map((o) => o.key.slice(manifest.id.length + 1));
+    for (const file of files) {
+      const object = (await MODELS.get(`${manifest.id}/${file}`))!;
+      const body = file === 'manifest.json' ? JSON.stringify({ ...manifest, ...overrides, id }) : await object.arrayBuffer();
+      await MODELS.put(`${id}/${file}`, body);
+    }
+  }
+
   it('is 503 when the default model is not installed', async () => {
     const app = createApp();
     const response = await app.request(request(), undefined, { ...env, DEFAULT_MODEL: 'not-installed' });
@@ -202,12 +212,7 @@ describe('missing and corrupt models', () => {
 
   it('is 503 for a corrupt tower and recovers once the file is fixed', async () => {
     const id = 'corrupt-copy';
-    const files = (await MODELS.list({ prefix: `${manifest.id}/` })).objects.map((o) => o.key.slice(manifest.id.length + 1));
-    for (const file of files) {
-      const object = (await MODELS.get(`${manifest.id}/${file}`))!;
-      const body = file === 'manifest.json' ? JSON.stringify({ ...manifest, id }) : await object.arrayBuffer();
-      await MODELS.put(`${id}/${file}`, body);
-    }
+    await copyPackage(id);
     const towerFile = manifest.towers.text.files[manifest.default_dtype as 'int8'].path;
     const good = new Uint8Array(await (await MODELS.get(`${id}/${towerFile}`))!.arrayBuffer());
     const bad = good.slice();
@@ -226,5 +231,25 @@ describe('missing and corrupt models', () => {
     await MODELS.put('bad-manifest/manifest.json', JSON.stringify({ ...manifest, id: 'bad-manifest', embedding_dim: -1 }));
     const message = await expectError(await createApp().request(request('bad-manifest'), undefined, env), 503, 'model_unavailable');
     expect(message).toContain('embedding_dim');
+  });
+
+  it('serves a per-tower default dtype (image int8, text fp32)', async () => {
+    await copyPackage('mixed-dtypes', { default_dtype: { image: 'int8', text: 'fp32' } });
+    const input = ['a red circle', { image: png.data }];
+    const [mixed, fp32, int8] = await Promise.all([
+      embed(input, { model: 'mixed-dtypes' }),
+      embed(input, { model: 'mixed-dtypes', dtype: 'fp32' }),
+      embed(input, { model: 'mixed-dtypes', dtype: 'int8' }),
+    ]);
+    expect(mixed[0]).toEqual(fp32[0]);
+    expect(mixed[1]).toEqual(int8[1]);
+    expect(fp32[1]).not.toEqual(int8[1]);
+  });
+
+  it('refuses a dtype the package lacks (400) and a default naming a missing file (503)', async () => {
+    await expectError(await post('/v1/embeddings', { input: 'a', dtype: 'fp16' }), 400, 'invalid_request');
+    await copyPackage('default-missing', { default_dtype: { image: 'fp16', text: 'int8' } });
+    const message = await expectError(await createApp().request(request('default-missing'), undefined, env), 503, 'model_unavailable');
+    expect(message).toContain('image fp16');
   });
 });

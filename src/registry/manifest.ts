@@ -30,7 +30,8 @@ export const manifestSchema = z.object({
   version: z.string(),
   description: z.string().optional(),
   embedding_dim: z.number().int().positive(),
-  default_dtype: z.enum(DTYPES),
+  // One dtype for both towers, or one per tower (the quantization report may favour different ones).
+  default_dtype: z.union([z.enum(DTYPES), z.object({ image: z.enum(DTYPES), text: z.enum(DTYPES) })]),
   towers: z.object({ image: tower('float32'), text: tower('int64') }),
   preprocess: z.object({
     image: z.object({
@@ -75,3 +76,16 @@ export function parseManifest(json: unknown): { ok: true; manifest: Manifest } |
 export function servableDtypes(manifest: Manifest): Dtype[] {
   return DTYPES.filter((d) => manifest.towers.image.files[d] && manifest.towers.text.files[d]);
 }
+
+export interface TowerDtypes {
+  image: Dtype;
+  text: Dtype;
+}
+
+/** The dtype of each tower: `requested` for both, else the manifest's default (one or per tower). */
+export function towerDtypes(manifest: Manifest, requested?: Dtype): TowerDtypes {
+  if (requested) return { image: requested, text: requested };
+  const d = manifest.default_dtype;
+  return typeof d === 'string' ? { image: d, text: d } : d;
+}
+

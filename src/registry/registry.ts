@@ -5,12 +5,12 @@ import { createEncoderSession } from '../backend';
 import { ApiError } from '../errors';
 import { TextTokenizer } from '../preprocess/text';
 import { ImageEmbedder, TextEmbedder } from './embedders';
-import { servableDtypes, type Dtype, type Manifest } from './manifest';
+import { towerDtypes, type Dtype, type Manifest, type TowerDtypes } from './manifest';
 import { PackageStore, unavailable } from './packageStore';
 
 export interface LoadedModel {
   manifest: Manifest;
-  dtype: Dtype;
+  dtypes: TowerDtypes;
   text: TextEmbedder;
   image: ImageEmbedder;
 }
@@ -38,14 +38,19 @@ export class ModelRegistry {
 
 async function load(store: PackageStore, id: string, requested?: Dtype): Promise<LoadedModel> {
   const manifest = await store.manifest(id);
-  const dtype = requested ?? manifest.default_dtype;
-  if (!servableDtypes(manifest).includes(dtype)) {
-    throw new ApiError(400, 'invalid_request', `model '${id}' has no ${dtype} towers (it has: ${servableDtypes(manifest).join(', ') || 'none'})`);
+  const dtypes = towerDtypes(manifest, requested);
+  const imageFile = manifest.towers.image.files[dtypes.image];
+  const textFile = manifest.towers.text.files[dtypes.text];
+  if (!imageFile || !textFile) {
+    const missing = [!imageFile && `image ${dtypes.image}`, !textFile && `text ${dtypes.text}`].filter(Boolean).join(' and ');
+    // Asked for by the client: a bad request; the package's own default: a broken package.
+    if (requested) throw new ApiError(400, 'invalid_request', `model '${id}' has no ${missing} tower`);
+    throw unavailable(id, `its default_dtype names a missing ${missing} tower file`);
   }
   const [tokenizerBytes, imageBytes, textBytes] = await Promise.all([
     store.file(id, manifest.preprocess.text.tokenizer),
-    store.file(id, manifest.towers.image.files[dtype]!),
-    store.file(id, manifest.towers.text.files[dtype]!),
+    store.file(id, imageFile),
+    store.file(id, textFile),
   ]);
   let tokenizer: TextTokenizer;
   try {
@@ -61,7 +66,7 @@ async function load(store: PackageStore, id: string, requested?: Dtype): Promise
     throw image.status === 'rejected' ? image.reason : (text as PromiseRejectedResult).reason;
   }
   const [imageSession, textSession] = [image.value, text.value];
-  return { manifest, dtype, text: new TextEmbedder(textSession, tokenizer, manifest), image: new ImageEmbedder(imageSession, manifest) };
+  return { manifest, dtypes, text: new TextEmbedder(textSession, tokenizer, manifest), image: new ImageEmbedder(imageSession, manifest) };
 }
 
 async function session(id: string, tower: string, bytes: Uint8Array) {

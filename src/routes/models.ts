@@ -26,7 +26,7 @@ export const models = new Hono<AppEnv>().get('/', async (c) => {
 /** Loads the default model (cached after the first call): 200 when it serves, 503 with the reason when not. */
 export const health = new Hono<AppEnv>().get('/', async (c) => {
   const model = await resolveModel(c, undefined, undefined);
-  return c.json({ status: 'ok', model: model.manifest.id, version: model.manifest.version, dtype: model.dtype });
+  return c.json({ status: 'ok', model: model.manifest.id, version: model.manifest.version, dtypes: model.dtypes });
 });
 
 /** What this isolate holds: loaded models and ORT's wasm memory, the figure that counts against the 128 MB isolate limit. */

@@ -28,7 +28,7 @@ export class ZeroShotClassifier {
 
   private async labelEmbeddings(model: LoadedModel, labels: readonly string[], templates: readonly string[]): Promise<Float32Array[]> {
     const { id, version } = model.manifest;
-    const keyOf = (label: string) => JSON.stringify([id, version, model.dtype, templates, label]);
+    const keyOf = (label: string) => JSON.stringify([id, version, model.dtypes.text, templates, label]);
     const found = new Map<string, Float32Array>();
     for (const label of labels) {
       const cached = this.labelVectors.get(keyOf(label));
