@@ -17,6 +17,7 @@ def test_bench_digits_reports_every_row(tmp_path: Path) -> None:
     cfg = replace(
         BenchConfig(),
         steps=2,
+        steps_for={},
         linear_probe=False,  # covered by test_probe; the raw-pixel fit alone takes seconds
         batch_size=16,
         image_size=16,
