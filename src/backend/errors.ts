@@ -1,4 +1,5 @@
-// The one error type the backend throws, so the service can map failures to HTTP without knowing ORT.
+// The one error type the backend throws. The registry turns load failures into 503 model_unavailable;
+// a failed run is a bug on our side, so it surfaces as a 500.
 
 export type BackendErrorCode =
   /** ORT's wasm runtime could not start; the isolate is poisoned until workerd recycles it (503). */
@@ -10,14 +11,6 @@ export type BackendErrorCode =
   /** ORT failed while running a loaded graph. */
   | 'inference_failed';
 
-/** Suggested HTTP status per code; the service's error layer decides in the end. */
-export const backendErrorStatus: Record<BackendErrorCode, number> = {
-  backend_unavailable: 503,
-  model_invalid: 500,
-  bad_input: 400,
-  inference_failed: 500,
-};
-
 export class BackendError extends Error {
   override readonly name = 'BackendError';
   constructor(
@@ -26,10 +19,6 @@ export class BackendError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-  }
-
-  get status(): number {
-    return backendErrorStatus[this.code];
   }
 }
 

@@ -11,7 +11,7 @@ import { decodeJpegRgba } from './jpegCodec';
 import { decodePngRgba, type RgbaImage } from './pngCodec';
 import { resizeRgb, type ResampleFilter } from './resample';
 
-export { ImageError, IMAGE_ERROR_CODES, IMAGE_ERROR_STATUS, isImageError, type ImageErrorCode } from './imageError';
+export { ImageError, IMAGE_ERROR_STATUS, type ImageErrorCode } from './imageError';
 export { DEFAULT_PIXEL_LIMITS, readImageHeader, sniffFormat, type ImageFormat, type ImageHeader, type PixelLimits } from './imageHeader';
 export { resizeRgb, type ResampleFilter } from './resample';
 
@@ -170,11 +170,3 @@ export function preprocessImage(img: RgbImage, cfg: ImagePreprocessConfig): Floa
   return preprocessRgb(img, cfg).pixelValues;
 }
 
-/** Image bytes -> pixel_values; throws ImageError for bad input. */
-export async function imageBytesToPixelValues(
-  bytes: Uint8Array,
-  cfg: ImagePreprocessConfig,
-  limits: PixelLimits = DEFAULT_PIXEL_LIMITS,
-): Promise<Float32Array> {
-  return preprocessImage(await decodeImage(bytes, limits), cfg);
-}

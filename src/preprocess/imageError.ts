@@ -24,6 +24,3 @@ export class ImageError extends Error {
   }
 }
 
-export function isImageError(e: unknown): e is ImageError {
-  return e instanceof ImageError;
-}
